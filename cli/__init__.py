@@ -1,0 +1,1 @@
+"""rescomp's command-line front end (installed as ``rescomp.cli``)."""

@@ -1,0 +1,56 @@
+"""``rescomp analyze``: parameters, MACs, FLOPs, memory and depth of one or more specs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
+
+if TYPE_CHECKING:
+    from rescomp.passes import Analysis
+
+PAPER_DEFAULT = ("resnet34", "vgg19")
+
+
+def analyze(
+    specs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[SPEC]...", help="Bundled spec names or YAML paths. None: the paper's ResNet-34 vs VGG-19."),
+    ] = None,
+    set_: SetOpt = None,
+    input_: InputOpt = None,
+    batch: BatchOpt = None,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="Print a table of every layer.")] = False,
+    by: Annotated[str | None, typer.Option("--by", metavar="stage", help="Group totals by 'stage'.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON (schema rescomp.analysis/1) on stdout.")] = False,
+) -> None:
+    """Count parameters, multiply-accumulates, FLOPs, memory and depth, without running the network."""
+    from rescomp.errors import UsageError
+    from rescomp.passes import analyze as run
+    from rescomp.passes import to_document
+    from rescomp.spec.load import build_graph
+
+    if by not in (None, "stage"):
+        raise UsageError(f"error: --by accepts only 'stage', got '{by}'")
+    overrides = parse_overrides(set_, input_, batch)
+    names = list(specs or PAPER_DEFAULT)
+    results = [run(build_graph(name, overrides)) for name in names]
+    if as_json:
+        sys.stdout.write(json.dumps(to_document(results), indent=2) + "\n")
+        return
+    from rescomp.cli import render
+
+    console = render.console()
+    for a in results:
+        if per_layer:
+            console.print(render.layer_table(a))
+        if by == "stage":
+            console.print(render.stage_table(a))
+    console.print(render.summary_table(results))
+    if not specs:
+        console.print(render.paper_line(results[0], results[1]))
+    console.print(render.conventions_note())

@@ -1,0 +1,61 @@
+"""``rescomp list`` and ``rescomp schema``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def list_specs(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+) -> None:
+    """List the bundled specs and the parameters each accepts with --set."""
+    from rescomp.spec.library import ENTRIES
+    from rescomp.spec.load import load_spec
+
+    rows = []
+    for name, entry in ENTRIES.items():
+        spec, fixed = load_spec(name)
+        params = {
+            p.name: {"default": p.default, "choices": list(p.choices) if p.choices else None, "doc": p.doc}
+            for p in spec.params.values()
+            if p.name not in fixed
+        }
+        rows.append({"name": name, "summary": entry.summary, "file": entry.file, "fixed": fixed, "params": params})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    from rescomp.cli.render import console
+
+    table = Table(title="bundled specs (rescomp analyze NAME --set key=value)", title_justify="left")
+    table.add_column("name")
+    table.add_column("description")
+    table.add_column("parameters (default; choices)")
+    for row in rows:
+        params = []
+        for key, p in row["params"].items():  # type: ignore[attr-defined]
+            choice = f"; {'|'.join(map(str, p['choices']))}" if p["choices"] else ""
+            params.append(f"{key}={p['default']}{choice}")
+        table.add_row(str(row["name"]), str(row["summary"]), "\n".join(params))
+    console().print(table)
+
+
+def schema(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of the spec format (for editor validation and completion)."""
+    from rescomp.spec.schema import spec_schema
+
+    text = json.dumps(spec_schema(), indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from rescomp.fsutil import write_atomic
+
+    write_atomic(output, text)

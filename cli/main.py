@@ -1,0 +1,87 @@
+"""The ``rescomp`` command: a thin typer front end over the library.
+
+The library raises typed errors; only this module prints them and chooses the exit code:
+0 ok, 1 user input or budget failure, 2 usage, 3 backend or hardware unavailable, 4 internal error.
+Heavy modules are imported inside the commands, so ``rescomp --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from rescomp import __version__
+
+app = typer.Typer(
+    name="rescomp",
+    help="Static-graph compiler and analyzer for residual networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"rescomp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Static-graph compiler and analyzer for residual networks."""
+
+
+def _register() -> None:
+    from rescomp.cli import analyze, library
+
+    app.command("analyze")(analyze.analyze)
+    app.command("list")(library.list_specs)
+    app.command("schema")(library.schema)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning rescomp's errors into one line and an exit code."""
+    from rescomp.errors import RescompError
+
+    try:
+        code = app(standalone_mode=False)  # click returns the exit code of --help and typer.Exit here
+        sys.exit(code if isinstance(code, int) else 0)
+    except RescompError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("RESCOMP_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(hint: this is a rescomp bug; rerun with RESCOMP_DEBUG=1 for a traceback and report it)\n"
+        )
+        sys.exit(4)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The graph IR: named nodes with an op, ordered inputs and attributes, held in a networkx DiGraph.
+
+networkx gives graph algorithms (cycles, reachability, longest paths); the ordered ``inputs`` tuple on
+each node is the truth about operands, since a DiGraph has neither edge order nor parallel edges
+(``add(x, x)``). Nodes are kept in insertion order, which the builder makes topological: that order
+is the inference schedule the memory pass walks.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from rescomp.errors import Loc, SpecError
+
+_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One IR node. ``name`` is hierarchical (``layer2.0.conv1``); ``loc`` points into the spec."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    loc: Loc | None = None
+
+
+class Graph:
+    """A directed acyclic graph of :class:`Node` with one input and one output."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.g: nx.DiGraph = nx.DiGraph()
+        self._nodes: dict[str, Node] = {}
+        self.output: str | None = None
+        #: the resolved spec parameters this graph was built with (after --set)
+        self.params: dict[str, Any] = {}
+        #: element type of weights and activations, for byte counts
+        self.dtype = "float32"
+
+    def add(self, node: Node) -> Node:
+        """Append a node; its inputs must already be in the graph (so insertion order is topological)."""
+        if node.name in self._nodes:
+            raise SpecError(f"duplicate node name '{node.name}'", node.loc, node=node.name,
+                            hint="give each layer a unique name in its scope")
+        for src in node.inputs:
+            if src not in self._nodes:
+                raise SpecError(f"input '{src}' is not defined before this node", node.loc, node=node.name)
+        self._nodes[node.name] = node
+        self.g.add_node(node.name)
+        for src in node.inputs:
+            self.g.add_edge(src, node.name)
+        self.output = node.name
+        return node
+
+    def __getitem__(self, name: str) -> Node:
+        return self._nodes[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._nodes
+
+    def __iter__(self) -> Iterator[Node]:
+        """Nodes in schedule (insertion, topological) order."""
+        return iter(self._nodes.values())
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def input(self) -> str:
+        return next(iter(self._nodes))
+
+    def consumers(self, name: str) -> list[str]:
+        return list(self.g.successors(name))
+
+
+def lint(graph: Graph) -> None:
+    """Check the graph's invariants; raise a located :class:`SpecError` on the first violation.
+
+    - names are unique and each dot-separated part is an identifier or an index, never a keyword;
+    - every input is defined earlier in the schedule (so the schedule is topological) and the graph
+      is acyclic;
+    - exactly one input node, and every node contributes to the output;
+    - every op is in the registry and every attribute is one the op declares.
+    """
+    from rescomp.ops import REGISTRY
+
+    seen: set[str] = set()
+    inputs = 0
+    for node in graph:
+        for part in node.name.split("."):
+            if not _PART.fullmatch(part) or keyword.iskeyword(part):
+                raise SpecError(f"node name '{node.name}' is not a safe identifier path", node.loc, node=node.name)
+        op = REGISTRY.get(node.op)
+        if op is None:
+            raise SpecError(f"unknown op '{node.op}'", node.loc, node=node.name)
+        unknown = set(node.attrs) - set(op.attrs)
+        if unknown:
+            raise SpecError(f"op '{node.op}' has no attribute '{sorted(unknown)[0]}'", node.loc, node=node.name)
+        lo, hi = op.arity
+        if len(node.inputs) < lo or (hi is not None and len(node.inputs) > hi):
+            raise SpecError(f"op '{node.op}' takes {lo}{'+' if hi is None else ''} inputs, got {len(node.inputs)}",
+                            node.loc, node=node.name)
+        for src in node.inputs:
+            if src not in seen:
+                raise SpecError(f"input '{src}' is used before it is defined", node.loc, node=node.name)
+        inputs += node.op == "input"
+        seen.add(node.name)
+    if inputs != 1:
+        raise SpecError(f"the graph needs exactly one input node, found {inputs}")
+    if not nx.is_directed_acyclic_graph(graph.g):
+        cycle = nx.find_cycle(graph.g)
+        raise SpecError(f"cycle through {' -> '.join(e[0] for e in cycle)}", graph[cycle[0][0]].loc)
+    if graph.output is None:
+        raise SpecError("the graph is empty")
+    live = nx.ancestors(graph.g, graph.output) | {graph.output}
+    for node in graph:
+        if node.name not in live:
+            raise SpecError(
+                f"layer '{node.name}' does not contribute to the output",
+                node.loc,
+                node=node.name,
+                hint="merge its branch with 'add' or 'concat', or remove it",
+            )

@@ -1,0 +1,193 @@
+"""The op registry: one class per op kind, holding every rule about that op in one place.
+
+An op class declares its attribute schema and implements the shape rule, parameter and buffer
+counts, and its multiply-accumulate (MAC) and FLOP formulas. Ops see attributes and input shapes
+only; they never import torch or onnx. Shapes include the batch dimension: ``(N, C, H, W)`` for
+feature maps, ``(N, F)`` for vectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rescomp.errors import SpecError
+
+Shape = tuple[int, ...]
+Attrs = Mapping[str, Any]
+
+_REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of an op: its type, default (or required), and a one-line description.
+
+    Types: ``int``, ``pair`` (an int or a two-int list, for kernel sizes), ``float``, ``bool``,
+    ``str``. ``minimum`` bounds numbers; ``optional`` allows ``null`` (meaning 'derive it').
+    """
+
+    type: str
+    default: Any = _REQUIRED
+    doc: str = ""
+    minimum: float | None = None
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def coerce(self, name: str, value: Any) -> Any:
+        """Check a value's type and range; return it normalised (pairs become 2-tuples)."""
+        if value is None and (self.optional or self.default is None):
+            return None
+        t = self.type
+        if t == "pair":
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = (value, value)
+            if (
+                not isinstance(value, (list, tuple))
+                or len(value) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            ):
+                raise SpecError(f"'{name}' must be an integer or a list of two integers, got {value!r}")
+            self._bound(name, min(value))
+            return (int(value[0]), int(value[1]))
+        if t == "int":
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SpecError(f"'{name}' must be an integer, got {value!r}")
+            self._bound(name, value)
+            return value
+        if t == "float":
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise SpecError(f"'{name}' must be a number, got {value!r}")
+            self._bound(name, value)
+            return float(value)
+        if t == "bool":
+            if not isinstance(value, bool):
+                raise SpecError(f"'{name}' must be true or false, got {value!r}")
+            return value
+        if t == "str":
+            if not isinstance(value, str):
+                raise SpecError(f"'{name}' must be a string, got {value!r}")
+            return value
+        raise AssertionError(f"unknown attribute type {t}")  # registry bug, caught by tests
+
+    def _bound(self, name: str, value: float) -> None:
+        if self.minimum is not None and value < self.minimum:
+            raise SpecError(f"'{name}' must be at least {self.minimum:g}, got {value}")
+
+    def json_schema(self) -> dict[str, Any]:
+        """This attribute as a JSON Schema; any value may also be an expression string."""
+        expr = {"type": "string", "description": "expression over parameters"}
+        base: dict[str, Any] = {
+            "int": {"type": "integer"},
+            "float": {"type": "number"},
+            "bool": {"type": "boolean"},
+            "str": {"type": "string"},
+            "pair": {
+                "oneOf": [
+                    {"type": "integer"},
+                    {"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 2, "maxItems": 2},
+                ]
+            },
+        }[self.type]
+        if self.minimum is not None and self.type in ("int", "float"):
+            base = {**base, "minimum": self.minimum}
+        options = [base] if self.type == "str" else [base, expr]
+        if self.optional or self.default is None:
+            options.append({"type": "null"})
+        out: dict[str, Any] = {"anyOf": options} if len(options) > 1 else dict(base)
+        out["description"] = self.doc
+        if not self.required and self.default is not None:
+            out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        return out
+
+
+class Op:
+    """Base of every op kind. Subclasses set the class variables and override the rules."""
+
+    kind: ClassVar[str]
+    doc: ClassVar[str]
+    attrs: ClassVar[dict[str, Attr]] = {}
+    #: inputs accepted: (minimum, maximum or None for unbounded)
+    arity: ClassVar[tuple[int, int | None]] = (1, 1)
+    #: counted in the depth (the paper's 'weighted layers')
+    weighted: ClassVar[bool] = False
+    #: the FLOP convention for this op, one line (documented in docs/conventions.md)
+    flops_rule: ClassVar[str]
+    #: user-facing: may appear as 'op:' in a spec (internal ops are created by the lowering)
+    public: ClassVar[bool] = True
+
+    def complete(self, given: Attrs) -> dict[str, Any]:
+        """Type-check given attribute values and fill in defaults; the result is what nodes carry."""
+        out: dict[str, Any] = {}
+        for key, attr in self.attrs.items():
+            if key in given:
+                out[key] = attr.coerce(key, given[key])
+            elif attr.required:
+                raise SpecError(f"op '{self.kind}' needs '{key}' ({attr.doc})")
+            else:
+                out[key] = attr.coerce(key, attr.default)
+        unknown = set(given) - set(self.attrs)
+        if unknown:
+            raise SpecError(f"op '{self.kind}' has no attribute '{sorted(unknown)[0]}'")
+        return out
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Trainable parameters."""
+        return 0
+
+    def buffers(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Non-trainable state saved with the model (BN running statistics)."""
+        return 0
+
+    def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs')."""
+        return 0
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Floating-point operations under rescomp's full convention (see ``flops_rule``)."""
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: add an op kind to the closed registry."""
+    if cls.kind in REGISTRY:
+        raise AssertionError(f"op '{cls.kind}' registered twice")
+    REGISTRY[cls.kind] = cls()
+    return cls
+
+
+def numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def need_rank(kind: str, shape: Shape, rank: int) -> None:
+    if len(shape) != rank:
+        what = "a feature map (N, C, H, W)" if rank == 4 else "a vector (N, F)"
+        hint = "add a 'flatten' layer before it" if rank == 2 else "this op works on feature maps, not vectors"
+        raise SpecError(f"{kind} needs {what}, got shape {shape}", hint=hint)
+
+
+def window_out(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+    """Output length of a sliding window (conv or pool) along one axis, as torch computes it."""
+    span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        return 0
+    if ceil:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= size + p:  # torch: the last window must start inside the input
+            out -= 1
+        return out
+    return span // s + 1

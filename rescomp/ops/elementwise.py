@@ -1,0 +1,89 @@
+"""Normalisation, activation and other element-wise ops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register
+
+
+@register
+class BatchNorm(Op):
+    kind = "bn"
+    doc = "Batch normalisation over channels (torch.nn.BatchNorm2d), evaluated in inference mode."
+    attrs = {
+        "eps": Attr("float", 1e-5, "added to the variance", minimum=0),
+        "momentum": Attr("float", 0.1, "running-statistics momentum (training only)", minimum=0),
+        "affine": Attr("bool", True, "learn a per-channel scale and shift"),
+    }
+    flops_rule = "2 per element (inference: one multiply and one add with folded statistics)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        (x,) = ins
+        need_rank("bn", x, 4)
+        return x
+
+    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * ins[0][1] if a["affine"] else 0
+
+    def buffers(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        # running_mean and running_var per channel, plus torch's scalar num_batches_tracked
+        return 2 * ins[0][1] + 1
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 2 * numel(out)
+
+
+@register
+class ReLU(Op):
+    kind = "relu"
+    doc = "Rectified linear unit, max(x, 0)."
+    flops_rule = "1 per element (one comparison)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        return ins[0]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return numel(out)
+
+
+@register
+class Dropout(Op):
+    kind = "dropout"
+    doc = "Dropout; the identity at inference."
+    attrs = {"p": Attr("float", 0.5, "drop probability during training", minimum=0)}
+    flops_rule = "0 (identity at inference)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        return ins[0]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+
+@register
+class Identity(Op):
+    kind = "identity"
+    doc = "Passes its input through unchanged."
+    flops_rule = "0"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        return ins[0]
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+
+@register
+class Flatten(Op):
+    kind = "flatten"
+    doc = "Flattens (N, C, H, W) into (N, C*H*W)."
+    flops_rule = "0 (a reshape)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        (x,) = ins
+        need_rank("flatten", x, 4)
+        return (x[0], numel(x[1:]))
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0

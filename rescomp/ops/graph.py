@@ -1,0 +1,92 @@
+"""Graph-structure ops: the input, merges (add, concat) and the option-A shortcut."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rescomp.errors import SpecError
+from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register
+
+
+@register
+class Input(Op):
+    kind = "input"
+    doc = "The network's input tensor (created from the spec's 'input' and 'batch')."
+    attrs = {"shape": Attr("str", doc="input shape including the batch dimension")}
+    arity = (0, 0)
+    public = False
+    flops_rule = "0"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        return tuple(int(d) for d in a["shape"].split("x"))
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+
+@register
+class Add(Op):
+    kind = "add"
+    doc = "Element-wise sum of two or more inputs of the same shape (the residual merge)."
+    arity = (2, None)
+    flops_rule = "(inputs - 1) per output element"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        first = ins[0]
+        for other in ins[1:]:
+            if other != first:
+                raise SpecError(
+                    f"add needs inputs of one shape, got {first} and {other}",
+                    hint="use a projection or option-A shortcut where the channels or size change",
+                )
+        return first
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return (len(ins) - 1) * numel(out)
+
+
+@register
+class Concat(Op):
+    kind = "concat"
+    doc = "Concatenation along channels of two or more inputs with the same other dimensions."
+    arity = (2, None)
+    flops_rule = "0 (data movement)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        first = ins[0]
+        for other in ins[1:]:
+            if len(other) != len(first) or other[:1] + other[2:] != first[:1] + first[2:]:
+                raise SpecError(
+                    f"concat needs inputs that differ only in channels, got {first} and {other}",
+                    hint="downsample the branches to one spatial size first",
+                )
+        return (first[0], sum(s[1] for s in ins), *first[2:])
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+
+@register
+class PadShortcut(Op):
+    kind = "pad_shortcut"
+    doc = "The paper's option-A shortcut: spatial subsampling by 'stride', then zero channels up to 'out'. Parameter-free."
+    attrs = {
+        "stride": Attr("int", 1, "spatial subsampling factor", minimum=1),
+        "out": Attr("int", doc="output channels (extra channels are zeros)", minimum=1),
+    }
+    flops_rule = "0 (subsampling and zero padding are data movement)"
+
+    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        (x,) = ins
+        need_rank("pad_shortcut", x, 4)
+        n, c, h, w = x
+        if a["out"] < c:
+            raise SpecError(
+                f"an option-A shortcut cannot reduce channels ({c} -> {a['out']})",
+                hint="use shortcut B or C, which project with a 1x1 convolution",
+            )
+        s = a["stride"]
+        return (n, a["out"], -(-h // s), -(-w // s))
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0

@@ -1,0 +1,161 @@
+"""``analyze``: compose the passes into one frozen record that the CLI and reports consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rescomp.ir import Graph
+from rescomp.ops import Shape
+from rescomp.passes.counts import count_buffers, count_flops, count_macs, count_params
+from rescomp.passes.depth import count_depth
+from rescomp.passes.memory import estimate_memory
+from rescomp.passes.shapes import infer_shapes
+from rescomp.spec.model import DTYPES
+
+SCHEMA = "rescomp.analysis/1"
+CONVENTIONS = {
+    "macs": "multiply-accumulates of conv and linear layers, bias excluded "
+    "(the ResNet paper's 'FLOPs', torchvision's 'GFLOPS', fvcore's 'flops')",
+    "flops": "2 per MAC, plus bias adds, BN (2/element), ReLU (1/element), residual adds and pooling; "
+    "see docs/conventions.md",
+    "params": "trainable parameters; BN running statistics are counted under 'buffers'",
+    "activation_bytes_peak": "most activation bytes alive at once in inference, by liveness over the schedule",
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    op: str
+    output: Shape
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    activation_bytes: int
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Totals over the nodes whose name starts with one top-level component (``layer2``, ``fc``)."""
+
+    name: str
+    output: Shape
+    layers: int
+    params: int
+    macs: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    settings: dict[str, Any]
+    dtype: str
+    input: Shape
+    output: Shape
+    depth: int
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    weights_bytes: int
+    activation_bytes_total: int
+    activation_bytes_peak: int
+    activation_peak_at: str
+    layers: tuple[Layer, ...]
+
+    @property
+    def batch(self) -> int:
+        return self.input[0]
+
+    def weights_bytes_by_dtype(self) -> dict[str, int]:
+        return {dtype: self.params * size for dtype, size in DTYPES.items()}
+
+    def stages(self) -> tuple[Stage, ...]:
+        groups: dict[str, list[Layer]] = {}
+        for layer in self.layers:
+            if layer.op != "input":
+                groups.setdefault(layer.name.split(".", 1)[0], []).append(layer)
+        return tuple(
+            Stage(k, v[-1].output, len(v), sum(x.params for x in v), sum(x.macs for x in v), sum(x.flops for x in v))
+            for k, v in groups.items()
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The model's entry in the ``rescomp.analysis/1`` JSON document."""
+        return {
+            "name": self.name,
+            "settings": self.settings,
+            "dtype": self.dtype,
+            "input": list(self.input),
+            "output": list(self.output),
+            "depth": self.depth,
+            "params": self.params,
+            "buffers": self.buffers,
+            "macs": self.macs,
+            "flops": self.flops,
+            "weights_bytes": self.weights_bytes,
+            "weights_bytes_by_dtype": self.weights_bytes_by_dtype(),
+            "activation_bytes_total": self.activation_bytes_total,
+            "activation_bytes_peak": self.activation_bytes_peak,
+            "activation_peak_at": self.activation_peak_at,
+            "stages": [
+                {"name": s.name, "output": list(s.output), "layers": s.layers, "params": s.params,
+                 "macs": s.macs, "flops": s.flops}
+                for s in self.stages()
+            ],
+            "layers": [
+                {"name": x.name, "op": x.op, "output": list(x.output), "params": x.params, "buffers": x.buffers,
+                 "macs": x.macs, "flops": x.flops}
+                for x in self.layers
+            ],
+        }
+
+
+def analyze(graph: Graph) -> Analysis:
+    """Run every analysis pass over a linted graph."""
+    shapes = infer_shapes(graph)
+    params = count_params(graph, shapes)
+    buffers = count_buffers(graph, shapes)
+    macs = count_macs(graph, shapes)
+    flops = count_flops(graph, shapes)
+    itemsize = DTYPES[graph.dtype]
+    memory = estimate_memory(graph, shapes, itemsize)
+    layers = tuple(
+        Layer(n.name, n.op, shapes[n.name], params[n.name], buffers[n.name], macs[n.name], flops[n.name],
+              _numel(shapes[n.name]) * itemsize)
+        for n in graph
+    )
+    assert graph.output is not None
+    total_params = sum(params.values())
+    return Analysis(
+        name=graph.name,
+        settings=dict(graph.params),
+        dtype=graph.dtype,
+        input=shapes[graph.input],
+        output=shapes[graph.output],
+        depth=count_depth(graph),
+        params=total_params,
+        buffers=sum(buffers.values()),
+        macs=sum(macs.values()),
+        flops=sum(flops.values()),
+        weights_bytes=total_params * itemsize,
+        activation_bytes_total=memory.total_bytes,
+        activation_bytes_peak=memory.peak_bytes,
+        activation_peak_at=memory.peak_at,
+        layers=layers,
+    )
+
+
+def _numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def to_document(analyses: list[Analysis]) -> dict[str, Any]:
+    """The whole ``--json`` document for one or more models."""
+    return {"schema": SCHEMA, "conventions": CONVENTIONS, "models": [a.to_json() for a in analyses]}

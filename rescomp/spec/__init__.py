@@ -1,0 +1,1 @@
+"""Spec loading: safe located YAML, validation into frozen objects, and the bundled library."""

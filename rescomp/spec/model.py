@@ -1,0 +1,394 @@
+"""Spec objects: the validated, frozen form of a YAML spec.
+
+Values that may depend on parameters stay unevaluated (:class:`Value`: the raw YAML value and its
+location); the lowering evaluates them once the parameters are known. Everything that can be
+checked without parameters (unknown keys, unknown ops and attributes, names, types of fixed fields)
+is checked here, with the file, line, column and field path of the mistake.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass
+from typing import Any, Union
+
+from rescomp.errors import Loc, SpecError, did_you_mean
+from rescomp.spec.yamlsrc import LList, LMap
+
+FORMAT_VERSION = 1
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SHORTCUTS = ("A", "B", "C", "none")
+DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+RESERVED = {"input"}
+
+
+@dataclass(frozen=True)
+class Value:
+    """A spec value before evaluation: a literal, or a string holding an expression."""
+
+    raw: Any
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Param:
+    """A user-settable parameter with its default, allowed choices and one-line doc."""
+
+    name: str
+    default: Any
+    choices: tuple[Any, ...] | None
+    doc: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class OpItem:
+    op: str
+    name: str | None
+    inputs: tuple[str, ...] | None
+    when: Value | None
+    attrs: dict[str, Value]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class BlockItem:
+    block: Value
+    name: str | None
+    inputs: tuple[str, ...] | None
+    when: Value | None
+    args: dict[str, Value]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class StageItem:
+    name: str
+    block: Value
+    repeat: Value
+    args: dict[str, Value]
+    first: dict[str, Value]
+    inputs: tuple[str, ...] | None
+    when: Value | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class SeqItem:
+    name: str
+    layers: tuple[Item, ...]
+    inputs: tuple[str, ...] | None
+    when: Value | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class RepeatItem:
+    repeat: Value
+    layers: tuple[Item, ...]
+    when: Value | None
+    loc: Loc
+
+
+Item = Union[OpItem, BlockItem, StageItem, SeqItem, RepeatItem]
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    name: str
+    params: dict[str, Value]  # raw None: a required argument
+    vars: tuple[tuple[str, Value], ...]
+    layers: tuple[Item, ...]
+    residual: Value
+    projection_from: str | None
+    projection_bn: Value
+    post: tuple[Item, ...]
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    file: str
+    params: dict[str, Param]
+    vars: tuple[tuple[str, Value], ...]
+    input: Value
+    batch: Value
+    dtype: str
+    shortcut: Value
+    defaults: dict[str, dict[str, Value]]
+    blocks: dict[str, BlockDef]
+    layers: tuple[Item, ...]
+    loc: Loc
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing
+
+
+class _Parser:
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    # helpers -------------------------------------------------------------------------------
+    def mapping(self, value: Any, loc: Loc, path: str) -> LMap:
+        if not isinstance(value, LMap):
+            raise SpecError(f"{path}: expected a mapping, got {_kind(value)}", loc)
+        return value
+
+    def keys(self, m: LMap, allowed: set[str], path: str, required: tuple[str, ...] = ()) -> None:
+        for key in m:
+            if key not in allowed:
+                raise SpecError(
+                    f"{path}: unknown key '{key}'", m.key_locs.get(key, m.loc), hint=did_you_mean(key, allowed)
+                )
+        for key in required:
+            if key not in m:
+                raise SpecError(f"{path}: missing required key '{key}'", m.loc)
+
+    def name(self, value: Any, loc: Loc, path: str) -> str:
+        if not isinstance(value, str) or not NAME_RE.fullmatch(value) or keyword.iskeyword(value):
+            raise SpecError(
+                f"{path}: name {value!r} is not a valid identifier",
+                loc,
+                hint="use letters, digits and underscores, not starting with a digit, and no Python keyword",
+            )
+        if value in RESERVED:
+            raise SpecError(f"{path}: '{value}' is reserved", loc, hint="it names the input of a scope")
+        return value
+
+    def string(self, m: LMap, key: str, path: str, default: str | None = None) -> str:
+        if key not in m:
+            if default is None:
+                raise SpecError(f"{path}: missing required key '{key}'", m.loc)
+            return default
+        value = m[key]
+        if not isinstance(value, str):
+            raise SpecError(f"{path}.{key}: expected a string, got {_kind(value)}", m.loc_of(key))
+        return value
+
+    def value(self, m: LMap, key: str, default: Any = None) -> Value | None:
+        if key not in m:
+            return None if default is None else Value(default, m.loc)
+        return Value(m[key], m.loc_of(key))
+
+    def inputs(self, m: LMap, path: str) -> tuple[str, ...] | None:
+        if "inputs" not in m:
+            return None
+        raw = m["inputs"]
+        loc = m.loc_of("inputs")
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
+            raise SpecError(f"{path}.inputs: expected a layer name or a list of layer names", loc)
+        for x in items:
+            if not all(NAME_RE.fullmatch(p) or p.isdigit() for p in x.split(".")):
+                raise SpecError(f"{path}.inputs: {x!r} is not a layer name", loc)
+        return tuple(items)
+
+    # items ---------------------------------------------------------------------------------
+    def items(self, raw: Any, loc: Loc, path: str) -> tuple[Item, ...]:
+        if not isinstance(raw, LList):
+            raise SpecError(f"{path}: expected a list of layers, got {_kind(raw)}", loc)
+        return tuple(self.item(v, raw.loc_of(i), f"{path}[{i}]") for i, v in enumerate(raw))
+
+    def item(self, raw: Any, loc: Loc, path: str) -> Item:
+        from rescomp.ops import REGISTRY
+
+        m = self.mapping(raw, loc, path)
+        common = {"name", "inputs", "when"}
+        if "stage" in m:  # a stage carries 'block' and 'repeat' as fields of its own
+            kinds = [k for k in ("op", "stage", "seq") if k in m]
+        else:
+            kinds = [k for k in ("op", "block", "seq", "repeat") if k in m]
+        if "repeat" in kinds and "block" in kinds:
+            raise SpecError(
+                f"{path}: 'repeat' with 'block' needs a 'stage' name",
+                m.loc,
+                hint="write {stage: layer1, block: basic, repeat: 3}, or put the block under 'layers'",
+            )
+        if len(kinds) != 1:
+            raise SpecError(
+                f"{path}: a layer needs exactly one of 'op', 'block', 'stage', 'seq' or 'repeat'"
+                + (f", got {', '.join(kinds)}" if kinds else ""),
+                m.loc,
+                hint="e.g. {op: conv, out: 64} or {stage: layer1, block: basic, repeat: 2}",
+            )
+        kind = kinds[0]
+        name = self.name(m["name"], m.loc_of("name"), f"{path}.name") if "name" in m else None
+        when = self.value(m, "when")
+        if kind == "op":
+            op = m["op"]
+            spec = REGISTRY.get(op) if isinstance(op, str) else None
+            if spec is None or not spec.public:
+                public = [k for k, v in REGISTRY.items() if v.public]
+                raise SpecError(f"{path}.op: unknown op {op!r}", m.loc_of("op"), hint=did_you_mean(str(op), public))
+            self.keys(m, common | {"op"} | set(spec.attrs), f"{path} ({op})")
+            attrs = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k in spec.attrs}
+            return OpItem(op, name, self.inputs(m, path), when, attrs, m.loc)
+        if kind == "block":
+            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in common | {"block"}}
+            return BlockItem(Value(m["block"], m.loc_of("block")), name, self.inputs(m, path), when, args, m.loc)
+        if kind == "stage":
+            if "name" in m:
+                raise SpecError(f"{path}: a stage is named by 'stage'", m.key_locs["name"],
+                                hint="write {stage: layer1, ...} without 'name'")
+            stage = self.name(m["stage"], m.loc_of("stage"), f"{path}.stage")
+            if "block" not in m:
+                raise SpecError(f"{path}: stage '{stage}' needs 'block'", m.loc, hint="name a block from 'blocks'")
+            first = m.get("first", LMap())
+            if not isinstance(first, LMap):
+                raise SpecError(f"{path}.first: expected a mapping of block arguments", m.loc_of("first"))
+            fixed = common | {"stage", "block", "repeat", "first"}
+            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in fixed}
+            return StageItem(
+                stage,
+                Value(m["block"], m.loc_of("block")),
+                self.value(m, "repeat", 1) or Value(1, m.loc),
+                args,
+                {k: Value(v, first.loc_of(k)) for k, v in first.items()},
+                self.inputs(m, path),
+                when,
+                m.loc,
+            )
+        if kind == "seq":
+            self.keys(m, {"seq", "layers", "inputs", "when"}, path, ("layers",))
+            seq = self.name(m["seq"], m.loc_of("seq"), f"{path}.seq")
+            layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
+            return SeqItem(seq, layers, self.inputs(m, path), when, m.loc)
+        self.keys(m, {"repeat", "layers", "when"}, path, ("layers",))
+        layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
+        return RepeatItem(Value(m["repeat"], m.loc_of("repeat")), layers, when, m.loc)
+
+    # blocks and the document ---------------------------------------------------------------
+    def block(self, name: str, raw: Any, loc: Loc) -> BlockDef:
+        path = f"blocks.{name}"
+        m = self.mapping(raw, loc, path)
+        self.keys(m, {"params", "vars", "layers", "residual", "projection_from", "projection_bn", "post", "doc"},
+                  path, ("layers",))
+        params_raw = self.mapping(m.get("params", _empty(m.loc)), m.loc_of("params"), f"{path}.params")
+        params = {}
+        for key, value in params_raw.items():
+            params[self.name(key, params_raw.key_locs[key], f"{path}.params")] = Value(value, params_raw.loc_of(key))
+        projection_from = None
+        if "projection_from" in m:
+            projection_from = self.name(m["projection_from"], m.loc_of("projection_from"), f"{path}.projection_from")
+        return BlockDef(
+            name,
+            params,
+            self.vars(m, path),
+            self.items(m["layers"], m.loc_of("layers"), f"{path}.layers"),
+            self.value(m, "residual", True) or Value(True, m.loc),
+            projection_from,
+            self.value(m, "projection_bn", True) or Value(True, m.loc),
+            self.items(m["post"], m.loc_of("post"), f"{path}.post") if "post" in m else (),
+            m.loc,
+        )
+
+    def vars(self, m: LMap, path: str) -> tuple[tuple[str, Value], ...]:
+        if "vars" not in m:
+            return ()
+        v = self.mapping(m["vars"], m.loc_of("vars"), f"{path}.vars")
+        return tuple((self.name(k, v.key_locs[k], f"{path}.vars"), Value(x, v.loc_of(k))) for k, x in v.items())
+
+    def params(self, m: LMap) -> dict[str, Param]:
+        if "params" not in m:
+            return {}
+        raw = self.mapping(m["params"], m.loc_of("params"), "params")
+        out = {}
+        for key, value in raw.items():
+            name = self.name(key, raw.key_locs[key], "params")
+            loc = raw.loc_of(key)
+            choices, doc = None, ""
+            if isinstance(value, LMap):
+                self.keys(value, {"default", "choices", "doc"}, f"params.{key}", ("default",))
+                if "choices" in value:
+                    if not isinstance(value["choices"], list) or not value["choices"]:
+                        raise SpecError(f"params.{key}.choices: expected a non-empty list", value.loc_of("choices"))
+                    choices = tuple(value["choices"])
+                doc = self.string(value, "doc", f"params.{key}", "")
+                value = value["default"]
+                if choices is not None and value not in choices:
+                    raise SpecError(f"params.{key}: default {value!r} is not among its choices", loc)
+            if value is None or isinstance(value, LMap):
+                raise SpecError(
+                    f"params.{key}: a parameter needs a default number, string, boolean or list", loc
+                )
+            out[name] = Param(name, value, choices, doc, loc)
+        return out
+
+    def document(self, raw: Any) -> Spec:
+        top = Loc(self.file, 1, 1)
+        m = self.mapping(raw, top, "spec")
+        allowed = {"rescomp", "name", "description", "params", "vars", "input", "batch", "dtype", "shortcut",
+                   "defaults", "blocks", "layers"}
+        self.keys(m, allowed, "spec", ("name", "input", "layers"))
+        version = m.get("rescomp", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise SpecError(f"spec format {version!r} is not supported", m.loc_of("rescomp"),
+                            hint=f"this rescomp reads format {FORMAT_VERSION}")
+        name = self.string(m, "name", "spec")
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+            raise SpecError(f"spec name {name!r} may use only letters, digits, '_', '-' and '.'", m.loc_of("name"))
+        dtype = self.string(m, "dtype", "spec", "float32")
+        if dtype not in DTYPES:
+            raise SpecError(f"unknown dtype '{dtype}'", m.loc_of("dtype"), hint=did_you_mean(dtype, DTYPES))
+        defaults = self.defaults(m)
+        blocks_raw = self.mapping(m.get("blocks", _empty(m.loc)), m.loc_of("blocks"), "blocks")
+        blocks = {}
+        for key, value in blocks_raw.items():
+            blocks[self.name(key, blocks_raw.key_locs[key], "blocks")] = self.block(key, value, blocks_raw.loc_of(key))
+        params = self.params(m)
+        shortcut = self.value(m, "shortcut", "B") or Value("B", m.loc)
+        return Spec(
+            name=name,
+            description=self.string(m, "description", "spec", ""),
+            file=self.file,
+            params=params,
+            vars=self.vars(m, "spec"),
+            input=Value(m["input"], m.loc_of("input")),
+            batch=self.value(m, "batch", 1) or Value(1, m.loc),
+            dtype=dtype,
+            shortcut=shortcut,
+            defaults=defaults,
+            blocks=blocks,
+            layers=self.items(m["layers"], m.loc_of("layers"), "layers"),
+            loc=m.loc,
+        )
+
+    def defaults(self, m: LMap) -> dict[str, dict[str, Value]]:
+        from rescomp.ops import REGISTRY
+
+        if "defaults" not in m:
+            return {}
+        raw = self.mapping(m["defaults"], m.loc_of("defaults"), "defaults")
+        out: dict[str, dict[str, Value]] = {}
+        for op, attrs in raw.items():
+            if op not in REGISTRY or not REGISTRY[op].public:
+                raise SpecError(f"defaults: unknown op '{op}'", raw.key_locs[op], hint=did_you_mean(op, REGISTRY))
+            a = self.mapping(attrs, raw.loc_of(op), f"defaults.{op}")
+            self.keys(a, set(REGISTRY[op].attrs), f"defaults.{op}")
+            out[op] = {k: Value(v, a.loc_of(k)) for k, v in a.items()}
+        return out
+
+
+def _empty(loc: Loc) -> LMap:
+    m = LMap()
+    m.loc, m.locs, m.key_locs = loc, {}, {}
+    return m
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"
+
+
+def parse_spec(data: Any, file: str) -> Spec:
+    """Validate loaded YAML into a :class:`Spec`; raise a located :class:`SpecError` on mistakes."""
+    return _Parser(file).document(data)
