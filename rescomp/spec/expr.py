@@ -82,7 +82,10 @@ class _Eval:
             if node.id in ("false", "False"):
                 return False
             if node.id not in self.env:
-                raise self.fail(f"unknown name '{node.id}'", node, hint=did_you_mean(node.id, self.env))
+                hint = did_you_mean(node.id, self.env) or "no parameters are defined here"
+                raise self.fail(
+                    f"unknown name '{node.id}'", node, hint=f"{hint}; a literal string needs quotes, e.g. \"'{node.id}'\""
+                )
             return self.env[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = self.ev(node.left), self.ev(node.right)

@@ -1,0 +1,31 @@
+"""Shared test helpers: run the real CLI entry point in-process and capture what it prints."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Call ``rescomp ARGS...`` through the console-script entry point; return code, stdout, stderr."""
+    from rescomp.cli.main import main
+
+    def run(*args: str) -> Result:
+        monkeypatch.setattr(sys, "argv", ["rescomp", *args])
+        with pytest.raises(SystemExit) as info:
+            main()
+        captured = capsys.readouterr()
+        code = info.value.code
+        return Result(code if isinstance(code, int) else (0 if code is None else 1), captured.out, captured.err)
+
+    return run
