@@ -7,11 +7,10 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-
 from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
 
 if TYPE_CHECKING:
-    from rescomp.passes import Analysis
+    pass
 
 PAPER_DEFAULT = ("resnet34", "vgg19")
 
@@ -19,14 +18,18 @@ PAPER_DEFAULT = ("resnet34", "vgg19")
 def analyze(
     specs: Annotated[
         list[str] | None,
-        typer.Argument(metavar="[SPEC]...", help="Bundled spec names or YAML paths. None: the paper's ResNet-34 vs VGG-19."),
+        typer.Argument(
+            metavar="[SPEC]...", help="Bundled spec names or YAML paths. None: the paper's ResNet-34 vs VGG-19."
+        ),
     ] = None,
     set_: SetOpt = None,
     input_: InputOpt = None,
     batch: BatchOpt = None,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="Print a table of every layer.")] = False,
     by: Annotated[str | None, typer.Option("--by", metavar="stage", help="Group totals by 'stage'.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print only JSON (schema rescomp.analysis/1) on stdout.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only JSON (schema rescomp.analysis/1) on stdout.")
+    ] = False,
 ) -> None:
     """Count parameters, multiply-accumulates, FLOPs, memory and depth, without running the network."""
     from rescomp.errors import UsageError

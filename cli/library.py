@@ -29,9 +29,8 @@ def list_specs(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
-    from rich.table import Table
-
     from rescomp.cli.render import console
+    from rich.table import Table
 
     table = Table(title="bundled specs (rescomp analyze NAME --set key=value)", title_justify="left")
     table.add_column("name")

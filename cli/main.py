@@ -68,11 +68,9 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a bare traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+    except Exception as exc:
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # click's usage errors (typer vendors click, so match by shape): exit code 2
             sys.exit(exc.exit_code)
         if os.environ.get("RESCOMP_DEBUG"):
             raise

@@ -31,7 +31,9 @@ def parse_overrides(sets: list[str] | None, input_: str | None, batch: int | Non
         key, sep, raw = text.partition("=")
         key = key.strip()
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise SpecError(f"cannot read --set '{text}'", Loc(where, 1, 1), hint="write --set key=value, e.g. --set n=9")
+            raise SpecError(
+                f"cannot read --set '{text}'", Loc(where, 1, 1), hint="write --set key=value, e.g. --set n=9"
+            )
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
@@ -42,7 +44,10 @@ def parse_overrides(sets: list[str] | None, input_: str | None, batch: int | Non
     shape = None
     if input_ is not None:
         if not re.fullmatch(r"\d+(x\d+)*", input_.strip()):
-            raise SpecError(f"cannot read --input '{input_}'", Loc(f"<--input {input_}>", 1, 1),
-                            hint="write dimensions without the batch, e.g. --input 3x224x224")
+            raise SpecError(
+                f"cannot read --input '{input_}'",
+                Loc(f"<--input {input_}>", 1, 1),
+                hint="write dimensions without the batch, e.g. --input 3x224x224",
+            )
         shape = (tuple(int(d) for d in input_.strip().split("x")), Loc(f"<--input {input_}>", 1, 1))
     return Overrides(params, shape, (batch, Loc("<--batch>", 1, 1)) if batch is not None else None)

@@ -74,8 +74,14 @@ def summary_table(results: Sequence[Analysis]) -> Table:
 
 def layer_table(a: Analysis) -> Table:
     table = Table(title=f"{a.name}: layers", title_justify="left")
-    for col, just in (("name", "left"), ("op", "left"), ("output", "left"), ("params", "right"),
-                      ("MACs", "right"), ("FLOPs", "right")):
+    for col, just in (
+        ("name", "left"),
+        ("op", "left"),
+        ("output", "left"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("FLOPs", "right"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for x in a.layers:
         table.add_row(x.name, x.op, shape(x.output), f"{x.params:,}", f"{x.macs:,}", f"{x.flops:,}")
@@ -85,8 +91,15 @@ def layer_table(a: Analysis) -> Table:
 
 def stage_table(a: Analysis) -> Table:
     table = Table(title=f"{a.name}: by stage", title_justify="left")
-    for col, just in (("stage", "left"), ("layers", "right"), ("output", "left"), ("params", "right"),
-                      ("MACs", "right"), ("MACs %", "right"), ("FLOPs", "right")):
+    for col, just in (
+        ("stage", "left"),
+        ("layers", "right"),
+        ("output", "left"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("MACs %", "right"),
+        ("FLOPs", "right"),
+    ):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for s in a.stages():
         share = f"{s.macs / a.macs:.1%}" if a.macs else "-"

@@ -48,8 +48,12 @@ class Graph:
     def add(self, node: Node) -> Node:
         """Append a node; its inputs must already be in the graph (so insertion order is topological)."""
         if node.name in self._nodes:
-            raise SpecError(f"duplicate node name '{node.name}'", node.loc, node=node.name,
-                            hint="give each layer a unique name in its scope")
+            raise SpecError(
+                f"duplicate node name '{node.name}'",
+                node.loc,
+                node=node.name,
+                hint="give each layer a unique name in its scope",
+            )
         for src in node.inputs:
             if src not in self._nodes:
                 raise SpecError(f"input '{src}' is not defined before this node", node.loc, node=node.name)
@@ -106,8 +110,11 @@ def lint(graph: Graph) -> None:
             raise SpecError(f"op '{node.op}' has no attribute '{sorted(unknown)[0]}'", node.loc, node=node.name)
         lo, hi = op.arity
         if len(node.inputs) < lo or (hi is not None and len(node.inputs) > hi):
-            raise SpecError(f"op '{node.op}' takes {lo}{'+' if hi is None else ''} inputs, got {len(node.inputs)}",
-                            node.loc, node=node.name)
+            raise SpecError(
+                f"op '{node.op}' takes {lo}{'+' if hi is None else ''} inputs, got {len(node.inputs)}",
+                node.loc,
+                node=node.name,
+            )
         for src in node.inputs:
             if src not in seen:
                 raise SpecError(f"input '{src}' is used before it is defined", node.loc, node=node.name)

@@ -77,12 +77,8 @@ class _Scope:
 def _explicit_names(items: tuple[Item, ...]) -> frozenset[str]:
     names: set[str] = set()
     for it in items:
-        if isinstance(it, (OpItem, BlockItem)) and it.name:
-            names.add(it.name)
-        elif isinstance(it, StageItem):
-            names.add(it.name)
-        elif isinstance(it, SeqItem):
-            names.add(it.name)
+        if isinstance(it, (StageItem, SeqItem)) or (isinstance(it, (OpItem, BlockItem)) and it.name):
+            names.add(it.name)  # type: ignore[arg-type]
         elif isinstance(it, RepeatItem):
             names |= _explicit_names(it.layers)
     return frozenset(names)
@@ -108,9 +104,8 @@ def resolve_params(spec: Spec, overrides: Overrides) -> dict[str, Any]:
             hint = did_you_mean(key, spec.params) if spec.params else f"spec '{spec.name}' has no parameters"
             raise SpecError(f"unknown parameter '{key}' for spec '{spec.name}'", loc, hint=hint)
         default = param.default
-        ok = (
-            isinstance(value, bool) == isinstance(default, bool)
-            and (isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)))
+        ok = isinstance(value, bool) == isinstance(default, bool) and (
+            isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
         )
         if not ok:
             raise SpecError(
@@ -137,7 +132,9 @@ class _Lowerer:
         self.env = env
         policy = self.string(spec.shortcut, env)
         if policy not in SHORTCUTS:
-            raise SpecError(f"unknown shortcut policy {policy!r}", spec.shortcut.loc, hint=did_you_mean(policy, SHORTCUTS))
+            raise SpecError(
+                f"unknown shortcut policy {policy!r}", spec.shortcut.loc, hint=did_you_mean(policy, SHORTCUTS)
+            )
         self.policy = policy
         self.graph = Graph(spec.name)
         self.shapes: dict[str, Shape] = {}
@@ -235,8 +232,12 @@ class _Lowerer:
                 full = scope.prefix + local
                 attrs = self.op_attrs(item, scope.env, full)
                 if REGISTRY[item.op].arity[1] is None and item.inputs is None:
-                    raise SpecError(f"op '{item.op}' needs 'inputs'", item.loc, node=full,
-                                    hint="name the layers to merge, e.g. inputs: [branch1, branch2]")
+                    raise SpecError(
+                        f"op '{item.op}' needs 'inputs'",
+                        item.loc,
+                        node=full,
+                        hint="name the layers to merge, e.g. inputs: [branch1, branch2]",
+                    )
                 self.node(item.op, full, self.inputs_of(item.inputs, scope, item.loc), attrs, item.loc)
                 out = full
             elif isinstance(item, RepeatItem):
@@ -248,8 +249,9 @@ class _Lowerer:
             elif isinstance(item, SeqItem):
                 local = scope.local(item.name, "seq", item.loc)
                 (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
-                inner = _Scope(scope.prefix + local + ".", scope.env, src, src, indexed=True,
-                               reserved=_explicit_names(item.layers))
+                inner = _Scope(
+                    scope.prefix + local + ".", scope.env, src, src, indexed=True, reserved=_explicit_names(item.layers)
+                )
                 self.items(item.layers, inner)
                 if inner.last == src:
                     raise SpecError(f"seq '{local}' is empty", item.loc)
@@ -274,18 +276,24 @@ class _Lowerer:
 
     def check_repeat(self, n: int, loc: Loc) -> None:
         if n > MAX_REPEAT:
-            raise SpecError(f"repeat count {n:,} exceeds {MAX_REPEAT:,}", loc, hint="no real network repeats this often")
+            raise SpecError(
+                f"repeat count {n:,} exceeds {MAX_REPEAT:,}", loc, hint="no real network repeats this often"
+            )
 
     def block_def(self, value: Value, env: Mapping[str, Any]) -> BlockDef:
         name = self.string(value, env)
         defn = self.spec.blocks.get(name)
         if defn is None:
-            raise SpecError(f"unknown block '{name}'", value.loc,
-                            hint=did_you_mean(name, self.spec.blocks) or "define it under 'blocks'")
+            raise SpecError(
+                f"unknown block '{name}'",
+                value.loc,
+                hint=did_you_mean(name, self.spec.blocks) or "define it under 'blocks'",
+            )
         return defn
 
-    def block(self, defn: BlockDef, args: Mapping[str, Value], caller_env: Mapping[str, Any],
-              full: str, src: str, loc: Loc) -> str:
+    def block(
+        self, defn: BlockDef, args: Mapping[str, Value], caller_env: Mapping[str, Any], full: str, src: str, loc: Loc
+    ) -> str:
         if defn.name in self.block_stack:
             chain = " -> ".join([*self.block_stack, defn.name])
             raise SpecError(f"block '{defn.name}' uses itself ({chain})", loc, hint="blocks cannot be recursive")
@@ -293,34 +301,49 @@ class _Lowerer:
             raise SpecError(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", loc)
         for key, value in args.items():
             if key not in defn.params:
-                raise SpecError(f"block '{defn.name}' has no parameter '{key}'", value.loc,
-                                hint=did_you_mean(key, defn.params) or "declare it under the block's 'params'")
+                raise SpecError(
+                    f"block '{defn.name}' has no parameter '{key}'",
+                    value.loc,
+                    hint=did_you_mean(key, defn.params) or "declare it under the block's 'params'",
+                )
         env: dict[str, Any] = dict(self.env)
         for key, default in defn.params.items():
             if key in args:
                 value = args[key]
                 typed_str = isinstance(default.raw, str) and not isinstance(value.raw, (int, float))
-                env[key] = (interpolate(value.raw, caller_env, value.loc) if typed_str and isinstance(value.raw, str)
-                            else eval_untyped(value.raw, caller_env, value.loc))
+                env[key] = (
+                    interpolate(value.raw, caller_env, value.loc)
+                    if typed_str and isinstance(value.raw, str)
+                    else eval_untyped(value.raw, caller_env, value.loc)
+                )
             elif default.raw is None:
                 raise SpecError(f"block '{defn.name}' needs argument '{key}'", loc, node=full)
             else:
-                env[key] = eval_untyped(default.raw, env, default.loc) if not isinstance(default.raw, str) \
-                    else default.raw
+                env[key] = (
+                    eval_untyped(default.raw, env, default.loc) if not isinstance(default.raw, str) else default.raw
+                )
         for name, value in defn.vars:
             env[name] = eval_untyped(value.raw, env, value.loc)
 
         self.block_stack.append(defn.name)
-        scope = _Scope(full + ".", env, src, src, reserved=_explicit_names(defn.layers + defn.post)
-                       | {"downsample", "shortcut", "add"})
+        scope = _Scope(
+            full + ".",
+            env,
+            src,
+            src,
+            reserved=_explicit_names(defn.layers + defn.post) | {"downsample", "shortcut", "add"},
+        )
         self.items(defn.layers, scope)
         body = scope.last
         if self.boolean(defn.residual, env, "'residual'") and self.policy != "none":
             origin = src  # identity shortcuts read the block input; projections may read a body layer
             if defn.projection_from is not None:
                 if defn.projection_from not in scope.names:
-                    raise SpecError(f"projection_from: no layer '{defn.projection_from}' in block '{defn.name}'",
-                                    defn.loc, hint=did_you_mean(defn.projection_from, scope.names))
+                    raise SpecError(
+                        f"projection_from: no layer '{defn.projection_from}' in block '{defn.name}'",
+                        defn.loc,
+                        hint=did_you_mean(defn.projection_from, scope.names),
+                    )
                 origin = scope.names[defn.projection_from]
             short = self.shortcut(src, origin, body, full, defn, env, loc)
             scope.names["add"] = self.node("add", f"{full}.add", (body, short), {}, loc)
@@ -329,8 +352,9 @@ class _Lowerer:
         self.block_stack.pop()
         return scope.last
 
-    def shortcut(self, src: str, origin: str, body: str, full: str, defn: BlockDef, env: Mapping[str, Any],
-                 loc: Loc) -> str:
+    def shortcut(
+        self, src: str, origin: str, body: str, full: str, defn: BlockDef, env: Mapping[str, Any], loc: Loc
+    ) -> str:
         """The shortcut branch from ``src`` (identity) or ``origin`` (projection or option A) to ``body``'s shape."""
         if self.shapes[src] == self.shapes[body] and self.policy != "C":
             return src
@@ -377,9 +401,7 @@ def input_shape(spec: Spec, env: Mapping[str, Any], overrides: Overrides) -> tup
             raw = raw.split("x")
         if not isinstance(raw, list) or not raw:
             raise SpecError("'input' must be a list like [3, 224, 224] or a string like 3x224x224", loc)
-        dims = tuple(
-            eval_untyped(d.strip() if isinstance(d, str) else d, env, loc) for d in raw
-        )
+        dims = tuple(eval_untyped(d.strip() if isinstance(d, str) else d, env, loc) for d in raw)
     for d in dims:
         if not isinstance(d, int) or isinstance(d, bool) or d < 1:
             raise SpecError(f"input dimensions must be positive integers, got {list(dims)}", loc)

@@ -68,9 +68,20 @@ def test_cifar_table6(n: int, depth: int, paper_params_m: float) -> None:
     assert a.input == (1, 3, 32, 32) and a.output == (1, 10)
 
 
-@pytest.mark.parametrize(("name", "depth"), [("resnet18", 18), ("resnet34", 34), ("resnet50", 50),
-                                             ("resnet101", 101), ("resnet152", 152), ("vgg11", 11),
-                                             ("vgg13", 13), ("vgg16", 16), ("vgg19", 19)])
+@pytest.mark.parametrize(
+    ("name", "depth"),
+    [
+        ("resnet18", 18),
+        ("resnet34", 34),
+        ("resnet50", 50),
+        ("resnet101", 101),
+        ("resnet152", 152),
+        ("vgg11", 11),
+        ("vgg13", 13),
+        ("vgg16", 16),
+        ("vgg19", 19),
+    ],
+)
 def test_depth_is_weighted_layers(name: str, depth: int) -> None:
     assert run(name).depth == depth
 

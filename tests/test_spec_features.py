@@ -54,8 +54,16 @@ def test_shortcut_policies(policy: str) -> None:
 def test_torchvision_names() -> None:
     a = run("resnet50")
     names = {x.name for x in a.layers}
-    for key in ("conv1", "bn1", "layer1.0.conv1", "layer1.0.downsample.0", "layer1.0.downsample.1",
-                "layer4.2.bn3", "fc", "avgpool"):
+    for key in (
+        "conv1",
+        "bn1",
+        "layer1.0.conv1",
+        "layer1.0.downsample.0",
+        "layer1.0.downsample.1",
+        "layer4.2.bn3",
+        "fc",
+        "avgpool",
+    ):
         assert key in names
     vgg = {x.name for x in run("vgg16", bn=True).layers}
     assert {"features.0", "features.1", "features.2", "classifier.0", "classifier.6"} <= vgg
@@ -143,14 +151,16 @@ def test_input_override_cifar_size_on_resnet() -> None:
 def test_block_scope_is_lexical() -> None:
     # a block sees spec params and its own params, not the caller's block params
     with pytest.raises(SpecError, match="unknown name 'inner_only'"):
-        build_graph(load_spec_text("""
+        build_graph(
+            load_spec_text("""
 name: t
 input: [3, 8, 8]
 blocks:
   a: {params: {inner_only: 4}, residual: false, layers: [{block: b}]}
   b: {residual: false, layers: [{op: conv, out: inner_only}]}
 layers: [{block: a}]
-"""))
+""")
+        )
 
 
 def test_string_param_interpolation_in_block_name() -> None:

@@ -81,7 +81,7 @@ class Attr:
     def json_schema(self) -> dict[str, Any]:
         """This attribute as a JSON Schema; any value may also be an expression string."""
         expr = {"type": "string", "description": "expression over parameters"}
-        base: dict[str, Any] = {
+        types: dict[str, dict[str, Any]] = {
             "int": {"type": "integer"},
             "float": {"type": "number"},
             "bool": {"type": "boolean"},
@@ -92,7 +92,8 @@ class Attr:
                     {"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 2, "maxItems": 2},
                 ]
             },
-        }[self.type]
+        }
+        base = types[self.type]
         if self.minimum is not None and self.type in ("int", "float"):
             base = {**base, "minimum": self.minimum}
         options = [base] if self.type == "str" else [base, expr]

@@ -69,7 +69,10 @@ class Concat(Op):
 @register
 class PadShortcut(Op):
     kind = "pad_shortcut"
-    doc = "The paper's option-A shortcut: spatial subsampling by 'stride', then zero channels up to 'out'. Parameter-free."
+    doc = (
+        "The paper's option-A shortcut: spatial subsampling by 'stride', then zero channels up to 'out'. "
+        "Parameter-free."
+    )
     attrs = {
         "stride": Attr("int", 1, "spatial subsampling factor", minimum=1),
         "out": Attr("int", doc="output channels (extra channels are zeros)", minimum=1),

@@ -11,7 +11,10 @@ from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register,
 @register
 class Conv(Op):
     kind = "conv"
-    doc = "2-D convolution (torch.nn.Conv2d). Padding defaults to (kernel-1)//2*dilation, which keeps the size at stride 1."
+    doc = (
+        "2-D convolution (torch.nn.Conv2d). Padding defaults to (kernel-1)//2*dilation, "
+        "which keeps the size at stride 1."
+    )
     attrs = {
         "out": Attr("int", doc="output channels", minimum=1),
         "kernel": Attr("pair", 3, "kernel size", minimum=1),

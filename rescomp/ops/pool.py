@@ -63,7 +63,10 @@ def _adaptive_spans(size: int, out: int) -> int:
 @register
 class AdaptiveAvgPool(Op):
     kind = "adaptive_avgpool"
-    doc = "Adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d); size 1 is global average pooling."
+    doc = (
+        "Adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d); "
+        "size 1 is global average pooling."
+    )
     attrs = {"size": Attr("pair", 1, "output size", minimum=1)}
     flops_rule = "one per input element covered by each window (adds and one divide per output)"
 

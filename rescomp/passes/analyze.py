@@ -102,13 +102,26 @@ class Analysis:
             "activation_bytes_peak": self.activation_bytes_peak,
             "activation_peak_at": self.activation_peak_at,
             "stages": [
-                {"name": s.name, "output": list(s.output), "layers": s.layers, "params": s.params,
-                 "macs": s.macs, "flops": s.flops}
+                {
+                    "name": s.name,
+                    "output": list(s.output),
+                    "layers": s.layers,
+                    "params": s.params,
+                    "macs": s.macs,
+                    "flops": s.flops,
+                }
                 for s in self.stages()
             ],
             "layers": [
-                {"name": x.name, "op": x.op, "output": list(x.output), "params": x.params, "buffers": x.buffers,
-                 "macs": x.macs, "flops": x.flops}
+                {
+                    "name": x.name,
+                    "op": x.op,
+                    "output": list(x.output),
+                    "params": x.params,
+                    "buffers": x.buffers,
+                    "macs": x.macs,
+                    "flops": x.flops,
+                }
                 for x in self.layers
             ],
         }
@@ -124,8 +137,16 @@ def analyze(graph: Graph) -> Analysis:
     itemsize = DTYPES[graph.dtype]
     memory = estimate_memory(graph, shapes, itemsize)
     layers = tuple(
-        Layer(n.name, n.op, shapes[n.name], params[n.name], buffers[n.name], macs[n.name], flops[n.name],
-              _numel(shapes[n.name]) * itemsize)
+        Layer(
+            n.name,
+            n.op,
+            shapes[n.name],
+            params[n.name],
+            buffers[n.name],
+            macs[n.name],
+            flops[n.name],
+            _numel(shapes[n.name]) * itemsize,
+        )
         for n in graph
     )
     assert graph.output is not None

@@ -69,7 +69,7 @@ class _Eval:
             raise self.fail(f"result longer than {MAX_LEN} items", node)
         return value
 
-    def ev(self, node: ast.AST) -> Any:  # noqa: C901 - one branch per syntax form is the clearest shape
+    def ev(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return self.ev(node.body)
         if isinstance(node, ast.Constant):
@@ -84,7 +84,9 @@ class _Eval:
             if node.id not in self.env:
                 hint = did_you_mean(node.id, self.env) or "no parameters are defined here"
                 raise self.fail(
-                    f"unknown name '{node.id}'", node, hint=f"{hint}; a literal string needs quotes, e.g. \"'{node.id}'\""
+                    f"unknown name '{node.id}'",
+                    node,
+                    hint=f"{hint}; a literal string needs quotes, e.g. \"'{node.id}'\"",
                 )
             return self.env[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
@@ -147,8 +149,8 @@ class _Eval:
                 return base[index]
             except (KeyError, IndexError, TypeError):
                 keys = list(base) if isinstance(base, dict) else None
-                hint = f"valid keys: {', '.join(map(str, keys))}" if keys is not None else None
-                raise self.fail(f"no entry {index!r}", node, hint=hint) from None
+                keys_hint = f"valid keys: {', '.join(map(str, keys))}" if keys is not None else None
+                raise self.fail(f"no entry {index!r}", node, hint=keys_hint) from None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fn = _FUNCS.get(node.func.id)
             if fn is None:
@@ -171,7 +173,7 @@ def evaluate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
         raise SpecError("expression longer than 2000 characters", loc)
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
+    except SyntaxError:
         raise SpecError(
             f"in expression '{text}': invalid syntax",
             loc,

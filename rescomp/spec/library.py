@@ -26,12 +26,14 @@ class Entry:
 
 
 def _resnets() -> list[Entry]:
-    out = [Entry(f"resnet{d}", "resnet.yaml", {"depth": d}, f"ResNet-{d}, torchvision layout")
-           for d in (18, 34, 50, 101, 152)]
-    out.append(Entry("resnext50_32x4d", "resnet.yaml", {"depth": 50, "groups": 32, "width_per_group": 4},
-                     "ResNeXt-50 32x4d"))
-    out.append(Entry("wide_resnet50_2", "resnet.yaml", {"depth": 50, "width_per_group": 128},
-                     "Wide ResNet-50-2"))
+    out = [
+        Entry(f"resnet{d}", "resnet.yaml", {"depth": d}, f"ResNet-{d}, torchvision layout")
+        for d in (18, 34, 50, 101, 152)
+    ]
+    out.append(
+        Entry("resnext50_32x4d", "resnet.yaml", {"depth": 50, "groups": 32, "width_per_group": 4}, "ResNeXt-50 32x4d")
+    )
+    out.append(Entry("wide_resnet50_2", "resnet.yaml", {"depth": 50, "width_per_group": 128}, "Wide ResNet-50-2"))
     return out
 
 

@@ -22,8 +22,11 @@ def load_spec(source: str | Path) -> tuple[Spec, dict[str, Any]]:
         return _renamed(spec, entry.name), dict(entry.fixed)
     path = Path(source)
     if not path.exists() and not text.endswith((".yaml", ".yml")) and "/" not in text:
-        raise SpecError(f"'{text}' is neither a file nor a bundled spec", Loc(text),
-                        hint=did_you_mean(text, ENTRIES) or "see 'rescomp list'")
+        raise SpecError(
+            f"'{text}' is neither a file nor a bundled spec",
+            Loc(text),
+            hint=did_you_mean(text, ENTRIES) or "see 'rescomp list'",
+        )
     return parse_spec(load_yaml_file(path), str(path)), {}
 
 
@@ -41,6 +44,7 @@ def _renamed(spec: Spec, name: str) -> Spec:
 def build_graph(source: str | Path | Spec, overrides: Overrides | None = None) -> Graph:
     """Load a spec, apply overrides, lower it to IR and lint the result."""
     overrides = overrides or Overrides()
+    fixed: dict[str, Any]
     if isinstance(source, Spec):
         spec, fixed = source, {}
     else:
@@ -52,8 +56,9 @@ def build_graph(source: str | Path | Spec, overrides: Overrides | None = None) -
                 loc,
                 hint="pick another bundled name (rescomp list) or copy the spec file",
             )
-    merged = Overrides({**{k: (v, spec.loc) for k, v in fixed.items()}, **overrides.params},
-                       overrides.input, overrides.batch)
+    merged = Overrides(
+        {**{k: (v, spec.loc) for k, v in fixed.items()}, **overrides.params}, overrides.input, overrides.batch
+    )
     graph = lower(spec, merged)
     lint(graph)
     return graph

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
 from rescomp.spec.yamlsrc import LList, LMap
@@ -91,7 +91,7 @@ class RepeatItem:
     loc: Loc
 
 
-Item = Union[OpItem, BlockItem, StageItem, SeqItem, RepeatItem]
+Item = OpItem | BlockItem | StageItem | SeqItem | RepeatItem
 
 
 @dataclass(frozen=True)
@@ -232,8 +232,11 @@ class _Parser:
             return BlockItem(Value(m["block"], m.loc_of("block")), name, self.inputs(m, path), when, args, m.loc)
         if kind == "stage":
             if "name" in m:
-                raise SpecError(f"{path}: a stage is named by 'stage'", m.key_locs["name"],
-                                hint="write {stage: layer1, ...} without 'name'")
+                raise SpecError(
+                    f"{path}: a stage is named by 'stage'",
+                    m.key_locs["name"],
+                    hint="write {stage: layer1, ...} without 'name'",
+                )
             stage = self.name(m["stage"], m.loc_of("stage"), f"{path}.stage")
             if "block" not in m:
                 raise SpecError(f"{path}: stage '{stage}' needs 'block'", m.loc, hint="name a block from 'blocks'")
@@ -265,8 +268,12 @@ class _Parser:
     def block(self, name: str, raw: Any, loc: Loc) -> BlockDef:
         path = f"blocks.{name}"
         m = self.mapping(raw, loc, path)
-        self.keys(m, {"params", "vars", "layers", "residual", "projection_from", "projection_bn", "post", "doc"},
-                  path, ("layers",))
+        self.keys(
+            m,
+            {"params", "vars", "layers", "residual", "projection_from", "projection_bn", "post", "doc"},
+            path,
+            ("layers",),
+        )
         params_raw = self.mapping(m.get("params", _empty(m.loc)), m.loc_of("params"), f"{path}.params")
         params = {}
         for key, value in params_raw.items():
@@ -312,22 +319,35 @@ class _Parser:
                 if choices is not None and value not in choices:
                     raise SpecError(f"params.{key}: default {value!r} is not among its choices", loc)
             if value is None or isinstance(value, LMap):
-                raise SpecError(
-                    f"params.{key}: a parameter needs a default number, string, boolean or list", loc
-                )
+                raise SpecError(f"params.{key}: a parameter needs a default number, string, boolean or list", loc)
             out[name] = Param(name, value, choices, doc, loc)
         return out
 
     def document(self, raw: Any) -> Spec:
         top = Loc(self.file, 1, 1)
         m = self.mapping(raw, top, "spec")
-        allowed = {"rescomp", "name", "description", "params", "vars", "input", "batch", "dtype", "shortcut",
-                   "defaults", "blocks", "layers"}
+        allowed = {
+            "rescomp",
+            "name",
+            "description",
+            "params",
+            "vars",
+            "input",
+            "batch",
+            "dtype",
+            "shortcut",
+            "defaults",
+            "blocks",
+            "layers",
+        }
         self.keys(m, allowed, "spec", ("name", "input", "layers"))
         version = m.get("rescomp", FORMAT_VERSION)
         if version != FORMAT_VERSION:
-            raise SpecError(f"spec format {version!r} is not supported", m.loc_of("rescomp"),
-                            hint=f"this rescomp reads format {FORMAT_VERSION}")
+            raise SpecError(
+                f"spec format {version!r} is not supported",
+                m.loc_of("rescomp"),
+                hint=f"this rescomp reads format {FORMAT_VERSION}",
+            )
         name = self.string(m, "name", "spec")
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise SpecError(f"spec name {name!r} may use only letters, digits, '_', '-' and '.'", m.loc_of("name"))

@@ -37,14 +37,16 @@ def _op_items() -> list[dict[str, Any]]:
         }
         props.update({k: a.json_schema() for k, a in op.attrs.items()})
         required = ["op", *[k for k, a in op.attrs.items() if a.required]]
-        out.append({
-            "type": "object",
-            "title": kind,
-            "description": op.doc,
-            "properties": props,
-            "required": required,
-            "additionalProperties": False,
-        })
+        out.append(
+            {
+                "type": "object",
+                "title": kind,
+                "description": op.doc,
+                "properties": props,
+                "required": required,
+                "additionalProperties": False,
+            }
+        )
     return out
 
 
@@ -58,8 +60,9 @@ def spec_schema() -> dict[str, Any]:
         "description": "one instance of a block from 'blocks'; other keys are block arguments",
         "properties": {"block": {"type": "string"}, "name": _NAME, "inputs": _INPUTS, "when": _WHEN},
         "required": ["block"],
-        "not": {"anyOf": [{"required": ["op"]}, {"required": ["stage"]}, {"required": ["seq"]},
-                          {"required": ["repeat"]}]},
+        "not": {
+            "anyOf": [{"required": ["op"]}, {"required": ["stage"]}, {"required": ["seq"]}, {"required": ["repeat"]}]
+        },
         "additionalProperties": _ARG,
     }
     stage_item = {
@@ -114,8 +117,11 @@ def spec_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "doc": {"type": "string"},
-            "params": {"type": "object", "description": "parameters with defaults; null means required",
-                       "additionalProperties": True},
+            "params": {
+                "type": "object",
+                "description": "parameters with defaults; null means required",
+                "additionalProperties": True,
+            },
             "vars": {"type": "object", "description": "derived values (expressions), in order"},
             "layers": layers,
             "residual": {"anyOf": [{"type": "boolean"}, {"type": "string"}], "default": True},
@@ -138,25 +144,37 @@ def spec_schema() -> dict[str, Any]:
             "rescomp": {"const": FORMAT_VERSION, "description": "spec format version"},
             "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]+$"},
             "description": {"type": "string"},
-            "params": {"type": "object", "additionalProperties": param,
-                       "description": "user-settable parameters (--set key=value)"},
+            "params": {
+                "type": "object",
+                "additionalProperties": param,
+                "description": "user-settable parameters (--set key=value)",
+            },
             "vars": {"type": "object", "description": "derived values (expressions), in order"},
             "input": {
-                "anyOf": [{"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 1},
-                          {"type": "string", "pattern": r"^\d+(x\d+)*$"}],
+                "anyOf": [
+                    {"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 1},
+                    {"type": "string", "pattern": r"^\d+(x\d+)*$"},
+                ],
                 "description": "input shape without the batch dimension, e.g. [3, 224, 224] or 3x224x224",
             },
             "batch": {**_EXPR_INT, "default": 1},
             "dtype": {"enum": sorted(DTYPES), "default": "float32"},
-            "shortcut": {"type": "string", "description": f"residual shortcut policy: {', '.join(SHORTCUTS)}",
-                         "default": "B"},
+            "shortcut": {
+                "type": "string",
+                "description": f"residual shortcut policy: {', '.join(SHORTCUTS)}",
+                "default": "B",
+            },
             "defaults": {
                 "type": "object",
                 "description": "default attributes per op",
                 "properties": {
-                    k: {"type": "object", "properties": {a: v.json_schema() for a, v in op.attrs.items()},
-                        "additionalProperties": False}
-                    for k, op in sorted(REGISTRY.items()) if op.public
+                    k: {
+                        "type": "object",
+                        "properties": {a: v.json_schema() for a, v in op.attrs.items()},
+                        "additionalProperties": False,
+                    }
+                    for k, op in sorted(REGISTRY.items())
+                    if op.public
                 },
                 "additionalProperties": False,
             },

@@ -19,9 +19,7 @@ from rescomp.errors import Loc, SpecError
 MAX_VALUES = 200_000  # values after alias expansion; real specs have a few hundred
 MAX_DEPTH = 64  # nesting depth of mappings and lists
 
-_CORE_TAGS = {
-    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")
-}
+_CORE_TAGS = {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 _MERGE = "tag:yaml.org,2002:merge"
 
 try:  # libyaml is much faster; fall back to the pure-Python loader where it is missing
@@ -145,9 +143,7 @@ def load_yaml(text: str, file: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file)
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(
-            f"invalid YAML: {problem}", loc, hint="check indentation and quoting"
-        ) from None
+        raise SpecError(f"invalid YAML: {problem}", loc, hint="check indentation and quoting") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", Loc(file)) from None
     if node is None:
