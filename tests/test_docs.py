@@ -1,0 +1,23 @@
+"""Documentation that must stay true: the conventions table and the README's commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rescomp.ops import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_conventions_table_matches_registry() -> None:
+    text = (ROOT / "docs" / "conventions.md").read_text()
+    for kind, op in REGISTRY.items():
+        row = f"| `{kind}` | {'yes' if op.weighted else 'no'} | {op.flops_rule} |"
+        assert row in text, f"docs/conventions.md is missing or stale for {kind}: {row}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    marker = "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/python -m pytest"
+    assert marker in readme and marker in ci
