@@ -62,6 +62,20 @@ class SpecError(RescompError):
         return f"{where}error: {self.message}{node}{hint}"
 
 
+class BackendUnavailable(RescompError):
+    """A backend library or device is missing on this host: exit code 3."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"error: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+
+
 class UsageError(RescompError):
     """Bad command-line usage that is not about a spec: exit code 2."""
 

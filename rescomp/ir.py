@@ -32,6 +32,16 @@ class Node:
     loc: Loc | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A named container the lowering made: a ``stage``, a ``seq``, a ``block`` instance (with its
+    evaluated arguments) or a ``projection`` shortcut. Backends use it to emit hierarchical code."""
+
+    kind: str
+    block: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Graph:
     """A directed acyclic graph of :class:`Node` with one input and one output."""
 
@@ -44,6 +54,8 @@ class Graph:
         self.params: dict[str, Any] = {}
         #: element type of weights and activations, for byte counts
         self.dtype = "float32"
+        #: containers by full name (``layer1``, ``layer1.0``, ``layer1.0.downsample``), in creation order
+        self.scopes: dict[str, Scope] = {}
 
     def add(self, node: Node) -> Node:
         """Append a node; its inputs must already be in the graph (so insertion order is topological)."""

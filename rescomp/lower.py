@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
-from rescomp.ir import Graph, Node
+from rescomp.ir import Graph, Node, Scope
 from rescomp.ops import REGISTRY, Shape
 from rescomp.spec.expr import evaluate, interpolate
 from rescomp.spec.model import (
@@ -211,6 +211,12 @@ class _Lowerer:
             return scope.names[ref]
         if scope.prefix + ref in self.graph:
             return scope.prefix + ref
+        if ref in scope.reserved:
+            raise SpecError(
+                f"layer '{ref}' is defined after the layer that reads it",
+                loc,
+                hint="inputs must name earlier layers; a network is acyclic",
+            )
         raise SpecError(
             f"unknown layer '{ref}' in 'inputs'",
             loc,
@@ -249,6 +255,7 @@ class _Lowerer:
             elif isinstance(item, SeqItem):
                 local = scope.local(item.name, "seq", item.loc)
                 (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
+                self.graph.scopes[scope.prefix + local] = Scope("seq")
                 inner = _Scope(
                     scope.prefix + local + ".", scope.env, src, src, indexed=True, reserved=_explicit_names(item.layers)
                 )
@@ -262,6 +269,7 @@ class _Lowerer:
                 n = self.integer(item.repeat, scope.env, "'repeat'", minimum=1)
                 self.check_repeat(n, item.repeat.loc)
                 defn = self.block_def(item.block, scope.env)
+                self.graph.scopes[scope.prefix + local] = Scope("stage")
                 out = src
                 for i in range(n):
                     args = {**item.args, **item.first} if i == 0 else item.args
@@ -322,6 +330,7 @@ class _Lowerer:
                 env[key] = (
                     eval_untyped(default.raw, env, default.loc) if not isinstance(default.raw, str) else default.raw
                 )
+        self.graph.scopes[full] = Scope("block", defn.name, {k: env[k] for k in defn.params})
         for name, value in defn.vars:
             env[name] = eval_untyped(value.raw, env, value.loc)
 
@@ -374,6 +383,7 @@ class _Lowerer:
         if self.policy == "A":
             attrs = REGISTRY["pad_shortcut"].complete({"stride": stride, "out": b[1]})
             return self.node("pad_shortcut", f"{full}.shortcut", (src,), attrs, loc)
+        self.graph.scopes[f"{full}.downsample"] = Scope("projection")
         conv = REGISTRY["conv"].complete({"out": b[1], "kernel": 1, "stride": stride, "padding": 0, "bias": False})
         out = self.node("conv", f"{full}.downsample.0", (src,), conv, loc)
         if self.boolean(defn.projection_bn, env, "'projection_bn'"):

@@ -17,6 +17,23 @@ from rescomp.errors import SpecError
 Shape = tuple[int, ...]
 Attrs = Mapping[str, Any]
 
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+POSITIONAL: Any = _Marker("POSITIONAL")  # written positionally, always
+KEYWORD: Any = _Marker("KEYWORD")  # written as a keyword, always
+#: one constructor argument: parameter name, value, and torch's default (the argument is left out of
+#: generated code where it equals the default) or POSITIONAL / KEYWORD
+TorchArg = tuple[str, Any, Any]
+#: a torch module constructor: the class (``nn.Conv2d``) and its arguments, positional ones first
+TorchCall = tuple[str, list[TorchArg]]
+
 _REQUIRED: Any = object()
 
 
@@ -120,6 +137,8 @@ class Op:
     flops_rule: ClassVar[str]
     #: user-facing: may appear as 'op:' in a spec (internal ops are created by the lowering)
     public: ClassVar[bool] = True
+    #: emitted as an expression in forward() (add, concat), not as an nn.Module attribute
+    functional: ClassVar[bool] = False
 
     def complete(self, given: Attrs) -> dict[str, Any]:
         """Type-check given attribute values and fill in defaults; the result is what nodes carry."""
@@ -154,6 +173,25 @@ class Op:
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         """Floating-point operations under rescomp's full convention (see ``flops_rule``)."""
         raise NotImplementedError
+
+    # PyTorch emission: a module op returns its constructor; a functional op returns an expression.
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
+        """The ``nn`` module that computes this op, or None when :meth:`torch_expr` does."""
+        raise NotImplementedError
+
+    def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
+        """A Python expression over the input variables ``args`` (functional ops only)."""
+        raise NotImplementedError(f"op '{self.kind}' is emitted as a module")
+
+
+def pair(v: tuple[int, int]) -> int | tuple[int, int]:
+    """(3, 3) -> 3 for readable emitted code; uneven pairs stay tuples."""
+    return v[0] if v[0] == v[1] else v
+
+
+def kwargs(**items: tuple[Any, Any]) -> list[TorchArg]:
+    """Keyword arguments with torch's defaults: name=(value, default)."""
+    return [(k, v, default) for k, (v, default) in items.items()]
 
 
 REGISTRY: dict[str, Op] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register
+from rescomp.ops.base import POSITIONAL, Attr, Attrs, Op, Shape, TorchCall, kwargs, need_rank, numel, register
 
 
 @register
@@ -33,6 +33,10 @@ class BatchNorm(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 2 * numel(out)
 
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        extra = kwargs(eps=(a["eps"], 1e-5), momentum=(a["momentum"], 0.1), affine=(a["affine"], True))
+        return "nn.BatchNorm2d", [("num_features", ins[0][1], POSITIONAL), *extra]
+
 
 @register
 class ReLU(Op):
@@ -45,6 +49,9 @@ class ReLU(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return numel(out)
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        return "nn.ReLU", []
 
 
 @register
@@ -60,6 +67,9 @@ class Dropout(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
 
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        return "nn.Dropout", kwargs(p=(a["p"], 0.5))
+
 
 @register
 class Identity(Op):
@@ -72,6 +82,9 @@ class Identity(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        return "nn.Identity", []
 
 
 @register
@@ -87,3 +100,6 @@ class Flatten(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        return "nn.Flatten", []

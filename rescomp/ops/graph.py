@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register
+from rescomp.ops.base import POSITIONAL, Attr, Attrs, Op, Shape, TorchCall, need_rank, numel, register
 
 
 @register
@@ -15,6 +15,7 @@ class Input(Op):
     attrs = {"shape": Attr("str", doc="input shape including the batch dimension")}
     arity = (0, 0)
     public = False
+    functional = True
     flops_rule = "0"
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
@@ -23,12 +24,19 @@ class Input(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
 
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
+        return None  # the input is forward()'s argument
+
+    def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
+        return "x"
+
 
 @register
 class Add(Op):
     kind = "add"
     doc = "Element-wise sum of two or more inputs of the same shape (the residual merge)."
     arity = (2, None)
+    functional = True
     flops_rule = "(inputs - 1) per output element"
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
@@ -44,12 +52,19 @@ class Add(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return (len(ins) - 1) * numel(out)
 
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
+        return None
+
+    def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
+        return " + ".join(args)
+
 
 @register
 class Concat(Op):
     kind = "concat"
     doc = "Concatenation along channels of two or more inputs with the same other dimensions."
     arity = (2, None)
+    functional = True
     flops_rule = "0 (data movement)"
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
@@ -64,6 +79,12 @@ class Concat(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
+        return None
+
+    def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
+        return f"torch.cat([{', '.join(args)}], dim=1)"
 
 
 @register
@@ -93,3 +114,7 @@ class PadShortcut(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        # PadShortcut is a small parameter-free module the emitter writes into the generated file
+        return "PadShortcut", [("stride", a["stride"], POSITIONAL), ("out_channels", a["out"], POSITIONAL)]

@@ -5,7 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register, window_out
+from rescomp.ops.base import (
+    KEYWORD,
+    POSITIONAL,
+    Attr,
+    Attrs,
+    Op,
+    Shape,
+    TorchArg,
+    TorchCall,
+    kwargs,
+    need_rank,
+    numel,
+    pair,
+    register,
+    window_out,
+)
 
 
 @register
@@ -66,6 +81,18 @@ class Conv(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
 
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        args: list[TorchArg] = [("in_channels", ins[0][1], POSITIONAL), ("out_channels", a["out"], POSITIONAL)]
+        args.append(("kernel_size", pair(a["kernel"]), KEYWORD))
+        args += kwargs(
+            stride=(pair(a["stride"]), 1),
+            padding=(pair(self.padding(a)), 0),
+            dilation=(pair(a["dilation"]), 1),
+            groups=(a["groups"], 1),
+            bias=(a["bias"], True),
+        )
+        return "nn.Conv2d", args
+
 
 @register
 class Linear(Op):
@@ -91,3 +118,7 @@ class Linear(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        args: list[TorchArg] = [("in_features", ins[0][1], POSITIONAL), ("out_features", a["out"], POSITIONAL)]
+        return "nn.Linear", [*args, *kwargs(bias=(a["bias"], True))]

@@ -5,7 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import Attr, Attrs, Op, Shape, need_rank, numel, register, window_out
+from rescomp.ops.base import (
+    KEYWORD,
+    POSITIONAL,
+    Attr,
+    Attrs,
+    Op,
+    Shape,
+    TorchCall,
+    kwargs,
+    need_rank,
+    numel,
+    pair,
+    register,
+    window_out,
+)
 
 _WINDOW = {
     "kernel": Attr("pair", doc="window size", minimum=1),
@@ -17,6 +31,14 @@ _WINDOW = {
 
 class _Pool(Op):
     attrs = _WINDOW
+    torch_class: str
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        stride = pair(a["stride"] or a["kernel"])
+        args = kwargs(
+            stride=(stride, pair(a["kernel"])), padding=(pair(a["padding"]), 0), ceil_mode=(a["ceil_mode"], False)
+        )
+        return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args]
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         (x,) = ins
@@ -36,6 +58,7 @@ class _Pool(Op):
 @register
 class MaxPool(_Pool):
     kind = "maxpool"
+    torch_class = "nn.MaxPool2d"
     doc = "Max pooling (torch.nn.MaxPool2d)."
     flops_rule = "kernel_h*kernel_w - 1 per output element (comparisons)"
 
@@ -47,6 +70,7 @@ class MaxPool(_Pool):
 @register
 class AvgPool(_Pool):
     kind = "avgpool"
+    torch_class = "nn.AvgPool2d"
     doc = "Average pooling (torch.nn.AvgPool2d)."
     flops_rule = "kernel_h*kernel_w per output element (adds and one divide)"
 
@@ -79,3 +103,6 @@ class AdaptiveAvgPool(Op):
         n, c, h, w = ins[0]
         oh, ow = a["size"]
         return n * c * _adaptive_spans(h, oh) * _adaptive_spans(w, ow)
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        return "nn.AdaptiveAvgPool2d", [("output_size", pair(a["size"]), POSITIONAL)]
