@@ -38,9 +38,11 @@ def _root(
 
 
 def _register() -> None:
-    from rescomp.cli import analyze, library
+    from rescomp.cli import analyze, emit, library
 
     app.command("analyze")(analyze.analyze)
+    app.command("emit")(emit.emit)
+    app.command("build")(emit.build)
     app.command("list")(library.list_specs)
     app.command("schema")(library.schema)
 
