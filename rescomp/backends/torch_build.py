@@ -104,7 +104,9 @@ def build_torch(
     else:
         model = instantiate(source, seed)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    blob = save(tensors, metadata={"rescomp": __version__, "class": source.class_name})
+    # one metadata key: safetensors keeps metadata in a hash map, so several keys would come out in
+    # an arbitrary order and the same weights would not give the same bytes
+    blob = save(tensors, metadata={"rescomp": f"{__version__} {source.class_name}"})
     files: dict[str, bytes] = {"model.py": source.text.encode(), "model.safetensors": blob}
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     params = sum(p.numel() for p in model.parameters())

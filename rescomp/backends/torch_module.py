@@ -4,7 +4,9 @@ registered with :mod:`linecache`, so tracebacks and ``inspect.getsource`` show t
 
 from __future__ import annotations
 
+import hashlib
 import linecache
+import sys
 import types
 from typing import Any
 
@@ -13,12 +15,13 @@ from rescomp.backends.torch_source import Source
 
 def load_module(source: Source) -> types.ModuleType:
     """Execute generated source as a fresh Python module (torch is imported by the source itself)."""
-    lines = source.text.splitlines(keepends=True)
-    linecache.cache[source.filename] = (len(source.text), None, lines, source.filename)
-    module = types.ModuleType(f"rescomp_generated.{source.class_name}")
-    module.__file__ = source.filename
-    code = compile(source.text, source.filename, "exec")
-    exec(code, module.__dict__)
+    digest = hashlib.sha256(source.text.encode()).hexdigest()[:16]
+    filename = f"<rescomp:{source.class_name}:{digest}>"  # one entry per distinct source
+    linecache.cache[filename] = (len(source.text), None, source.text.splitlines(keepends=True), filename)
+    module = types.ModuleType(f"rescomp_generated_{digest}")
+    module.__file__ = filename
+    exec(compile(source.text, filename, "exec"), module.__dict__)  # our own source: validated identifiers only
+    sys.modules[module.__name__] = module  # so inspect and pickle find the classes through their module
     return module
 
 
