@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
-
-TARGETS = ("torch",)
 
 
 def _command(
@@ -53,37 +53,75 @@ def emit(
 def build(
     spec: Annotated[str, typer.Argument(help="Bundled spec name or YAML path.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the artifacts into.")],
-    target: Annotated[str, typer.Option("--target", help=f"What to build: {', '.join(TARGETS)}.")] = "torch",
+    target: Annotated[str, typer.Option("--target", help="torch, onnx, tensorrt or aoti.")] = "torch",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the weight initialisation.")] = 0,
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Checkpoint to carry through (safetensors or torch state_dict).")
     ] = None,
+    precision: Annotated[str, typer.Option("--precision", help="onnx/tensorrt: fp32, fp16 or bf16.")] = "fp32",
+    opset: Annotated[int | None, typer.Option("--opset", help="ONNX opset (default 17; 22 for bf16).")] = None,
+    fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold BN into convolutions.")] = True,
+    batch: Annotated[
+        str, typer.Option("--batch", metavar="MIN:OPT:MAX", help="tensorrt profile / aoti dynamic batch range.")
+    ] = "1:8:32",
+    workspace: Annotated[int, typer.Option("--workspace", help="tensorrt workspace limit in MiB.")] = 4096,
+    device: Annotated[str, typer.Option("--device", help="aoti: cpu or cuda.")] = "cpu",
     set_: SetOpt = None,
     input_: InputOpt = None,
-    batch: BatchOpt = None,
 ) -> None:
-    """Build deployable artifacts: for 'torch', model.py + model.safetensors + build.json."""
+    """Build deployable artifacts for a target, each with a build.json manifest.
+
+    torch: model.py + model.safetensors. onnx: model.onnx (checked). tensorrt: model.engine from that
+    ONNX, or, on a host without TensorRT or a GPU, the ONNX and a recipe with the trtexec line (exit 3).
+    aoti: an AOTInductor package model.pt2.
+    """
+    from rescomp.backends.build import TARGETS, BuildOptions
+    from rescomp.backends.build import build as run_build
     from rescomp.errors import UsageError
 
     if target not in TARGETS:
-        raise UsageError(
-            f"error: unknown target '{target}' (hint: this version builds {', '.join(TARGETS)}; "
-            "onnx, tensorrt and aoti are planned)"
-        )
-    from rescomp.backends.torch_build import build_torch
-    from rescomp.backends.torch_source import emit_source
+        raise UsageError(f"error: unknown target '{target}' (hint: choose one of {', '.join(TARGETS)})")
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"error: unknown device '{device}' (hint: cpu or cuda)")
     from rescomp.spec.load import build_graph
 
-    graph = build_graph(spec, parse_overrides(set_, input_, batch))
-    source = emit_source(
-        graph, origin=_origin(spec), command=_command("emit", spec, set_, input_, batch, Path("model.py"))
+    graph = build_graph(spec, parse_overrides(set_, input_, None))
+    opts = BuildOptions(
+        target=target,
+        seed=seed,
+        weights=weights,
+        precision=precision,
+        opset=opset,
+        fold_bn=fold_bn,
+        profile=batch,
+        workspace_mib=workspace,
+        device=device,
+        origin=_origin(spec),
+        command=_command("emit", spec, set_, input_, None, Path("model.py")),
     )
-    manifest = {"spec": graph.name, "source": _origin(spec), "settings": graph.params}
-    result = build_torch(source, output, seed=seed, weights=weights, manifest=manifest)
+    with _progress() as step:
+        report = run_build(graph, output, opts, step)
     sys.stderr.write(
-        f"built {graph.name} for torch in {result.directory}: "
-        f"{', '.join(sorted([*result.files, 'build.json']))} ({result.params:,} parameters)\n"
+        f"built {graph.name} for {target} in {output}: {', '.join(sorted(report.files))} ({report.summary})\n"
     )
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
+    """A rich status line on a terminal; silent in CI and pipes."""
+    if not sys.stderr.isatty():
+        yield lambda text: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("building") as status:
+
+        def step(text: str) -> None:
+            console.log(text)
+            status.update(text)
+
+        yield step
 
 
 def _origin(spec: str) -> str:

@@ -34,6 +34,30 @@ TorchArg = tuple[str, Any, Any]
 #: a torch module constructor: the class (``nn.Conv2d``) and its arguments, positional ones first
 TorchCall = tuple[str, list[TorchArg]]
 
+
+@dataclass(frozen=True)
+class OnnxNode:
+    """One ONNX node as plain data; the ONNX backend turns it into a NodeProto."""
+
+    op_type: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any]
+    name: str
+
+
+@dataclass(frozen=True)
+class OnnxConst:
+    """A constant tensor an op's ONNX nodes need (slice bounds, pads), as plain data."""
+
+    name: str
+    values: list[Any]
+    shape: tuple[int, ...]
+    dtype: str = "int64"
+
+
+OnnxOut = list[OnnxNode | OnnxConst]
+
 _REQUIRED: Any = object()
 
 
@@ -182,6 +206,19 @@ class Op:
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         """A Python expression over the input variables ``args`` (functional ops only)."""
         raise NotImplementedError(f"op '{self.kind}' is emitted as a module")
+
+    # Saved state and ONNX emission --------------------------------------------------------------
+    def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
+        """Saved tensors as (state_dict suffix, shape), in torch's order: parameters, then buffers."""
+        return []
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        """ONNX nodes reading tensors ``x`` and writing ``out``; weights are initializers named
+        ``f"{name}.{suffix}"`` after :meth:`state`."""
+        raise NotImplementedError
+
+    #: how TensorRT's ONNX parser runs this op; None where it has no mapping
+    tensorrt: ClassVar[str | None] = "ONNX parser, native layer"
 
 
 def pair(v: tuple[int, int]) -> int | tuple[int, int]:

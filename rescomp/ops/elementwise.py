@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rescomp.ops.base import POSITIONAL, Attr, Attrs, Op, Shape, TorchCall, kwargs, need_rank, numel, register
+from rescomp.ops.base import (
+    POSITIONAL,
+    Attr,
+    Attrs,
+    OnnxConst,
+    OnnxNode,
+    OnnxOut,
+    Op,
+    Shape,
+    TorchCall,
+    kwargs,
+    need_rank,
+    numel,
+    register,
+)
 
 
 @register
@@ -37,6 +51,22 @@ class BatchNorm(Op):
         extra = kwargs(eps=(a["eps"], 1e-5), momentum=(a["momentum"], 0.1), affine=(a["affine"], True))
         return "nn.BatchNorm2d", [("num_features", ins[0][1], POSITIONAL), *extra]
 
+    def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
+        c = (ins[0][1],)
+        affine = [("weight", c), ("bias", c)] if a["affine"] else []
+        return [*affine, ("running_mean", c), ("running_var", c), ("num_batches_tracked", ())]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        c = ins[0][1]
+        consts: OnnxOut = []
+        if not a["affine"]:  # ONNX always takes a scale and a shift: ones and zeros
+            consts = [
+                OnnxConst(f"{name}.weight", [1.0] * c, (c,), "float"),
+                OnnxConst(f"{name}.bias", [0.0] * c, (c,), "float"),
+            ]
+        inputs = [x[0], *(f"{name}.{s}" for s in ("weight", "bias", "running_mean", "running_var"))]
+        return [*consts, OnnxNode("BatchNormalization", inputs, [out], {"epsilon": a["eps"]}, name)]
+
 
 @register
 class ReLU(Op):
@@ -52,6 +82,9 @@ class ReLU(Op):
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         return "nn.ReLU", []
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Relu", [x[0]], [out], {}, name)]
 
 
 @register
@@ -70,6 +103,9 @@ class Dropout(Op):
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         return "nn.Dropout", kwargs(p=(a["p"], 0.5))
 
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Identity", [x[0]], [out], {}, name)]
+
 
 @register
 class Identity(Op):
@@ -85,6 +121,9 @@ class Identity(Op):
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         return "nn.Identity", []
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Identity", [x[0]], [out], {}, name)]
 
 
 @register
@@ -103,3 +142,6 @@ class Flatten(Op):
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         return "nn.Flatten", []
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Flatten", [x[0]], [out], {"axis": 1}, name)]

@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import POSITIONAL, Attr, Attrs, Op, Shape, TorchCall, need_rank, numel, register
+from rescomp.ops.base import (
+    POSITIONAL,
+    Attr,
+    Attrs,
+    OnnxConst,
+    OnnxNode,
+    OnnxOut,
+    Op,
+    Shape,
+    TorchCall,
+    need_rank,
+    numel,
+    register,
+)
 
 
 @register
@@ -29,6 +42,9 @@ class Input(Op):
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return "x"
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return []  # the graph input
 
 
 @register
@@ -58,6 +74,9 @@ class Add(Op):
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return " + ".join(args)
 
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Add" if len(x) == 2 else "Sum", list(x), [out], {}, name)]
+
 
 @register
 class Concat(Op):
@@ -85,6 +104,9 @@ class Concat(Op):
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"torch.cat([{', '.join(args)}], dim=1)"
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        return [OnnxNode("Concat", list(x), [out], {"axis": 1}, name)]
 
 
 @register
@@ -118,3 +140,16 @@ class PadShortcut(Op):
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         # PadShortcut is a small parameter-free module the emitter writes into the generated file
         return "PadShortcut", [("stride", a["stride"], POSITIONAL), ("out_channels", a["out"], POSITIONAL)]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        s, extra = a["stride"], a["out"] - ins[0][1]
+        nodes: OnnxOut = []
+        src = x[0]
+        if s > 1:  # x[:, :, ::s, ::s]
+            bounds = {"starts": [0, 0], "ends": [2**63 - 1, 2**63 - 1], "axes": [2, 3], "steps": [s, s]}
+            nodes += [OnnxConst(f"{name}.{k}", v, (2,)) for k, v in bounds.items()]
+            src = f"{name}.subsampled"
+            nodes.append(OnnxNode("Slice", [x[0], *(f"{name}.{k}" for k in bounds)], [src], {}, f"{name}/slice"))
+        nodes.append(OnnxConst(f"{name}.pads", [0, 0, 0, 0, 0, extra, 0, 0], (8,)))
+        nodes.append(OnnxNode("Pad", [src, f"{name}.pads"], [out], {"mode": "constant"}, name))
+        return nodes

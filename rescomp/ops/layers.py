@@ -10,6 +10,8 @@ from rescomp.ops.base import (
     POSITIONAL,
     Attr,
     Attrs,
+    OnnxNode,
+    OnnxOut,
     Op,
     Shape,
     TorchArg,
@@ -93,6 +95,23 @@ class Conv(Op):
         )
         return "nn.Conv2d", args
 
+    def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
+        kh, kw = a["kernel"]
+        weight = ("weight", (a["out"], ins[0][1] // a["groups"], kh, kw))
+        return [weight, ("bias", (a["out"],))] if a["bias"] else [weight]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        ph, pw = self.padding(a)
+        attrs = {
+            "kernel_shape": list(a["kernel"]),
+            "strides": list(a["stride"]),
+            "pads": [ph, pw, ph, pw],
+            "dilations": list(a["dilation"]),
+            "group": a["groups"],
+        }
+        weights = [f"{name}.{suffix}" for suffix, _ in self.state(a, ins)]
+        return [OnnxNode("Conv", [x[0], *weights], [out], attrs, name)]
+
 
 @register
 class Linear(Op):
@@ -122,3 +141,11 @@ class Linear(Op):
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         args: list[TorchArg] = [("in_features", ins[0][1], POSITIONAL), ("out_features", a["out"], POSITIONAL)]
         return "nn.Linear", [*args, *kwargs(bias=(a["bias"], True))]
+
+    def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
+        weight = ("weight", (a["out"], ins[0][1]))
+        return [weight, ("bias", (a["out"],))] if a["bias"] else [weight]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        weights = [f"{name}.{suffix}" for suffix, _ in self.state(a, ins)]
+        return [OnnxNode("Gemm", [x[0], *weights], [out], {"transB": 1}, name)]

@@ -10,6 +10,8 @@ from rescomp.ops.base import (
     POSITIONAL,
     Attr,
     Attrs,
+    OnnxNode,
+    OnnxOut,
     Op,
     Shape,
     TorchCall,
@@ -39,6 +41,18 @@ class _Pool(Op):
             stride=(stride, pair(a["kernel"])), padding=(pair(a["padding"]), 0), ceil_mode=(a["ceil_mode"], False)
         )
         return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        ph, pw = a["padding"]
+        attrs = {
+            "kernel_shape": list(a["kernel"]),
+            "strides": list(a["stride"] or a["kernel"]),
+            "pads": [ph, pw, ph, pw],
+            "ceil_mode": int(a["ceil_mode"]),
+        }
+        if self.kind == "avgpool":
+            attrs["count_include_pad"] = 1  # torch's AvgPool2d default
+        return [OnnxNode("MaxPool" if self.kind == "maxpool" else "AveragePool", [x[0]], [out], attrs, name)]
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         (x,) = ins
@@ -106,3 +120,16 @@ class AdaptiveAvgPool(Op):
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         return "nn.AdaptiveAvgPool2d", [("output_size", pair(a["size"]), POSITIONAL)]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+        h, w = ins[0][2:]
+        oh, ow = a["size"]
+        if (oh, ow) == (1, 1):
+            return [OnnxNode("GlobalAveragePool", [x[0]], [out], {}, name)]
+        if h % oh or w % ow:
+            raise SpecError(
+                f"adaptive_avgpool from {h}x{w} to {oh}x{ow} has windows of unequal size, which ONNX cannot express",
+                hint="choose an input size that the output size divides",
+            )
+        k = [h // oh, w // ow]
+        return [OnnxNode("AveragePool", [x[0]], [out], {"kernel_shape": k, "strides": k}, name)]

@@ -1,0 +1,205 @@
+"""``rescomp build``: one entry point for every target, each an independent backend.
+
+Every target writes its files into the output folder at once (temporary names, then renames), with a
+``build.json`` manifest. A target the host cannot complete (TensorRT without TensorRT or a GPU) writes
+what it can (the checked ONNX and a recipe) and raises :class:`BackendUnavailable` (exit code 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rescomp import __version__
+from rescomp.errors import BackendUnavailable
+from rescomp.fsutil import write_files
+from rescomp.ir import Graph
+
+TARGETS = ("torch", "onnx", "tensorrt", "aoti")
+
+
+@dataclass
+class BuildOptions:
+    target: str = "torch"
+    seed: int = 0
+    weights: Path | None = None
+    precision: str = "fp32"
+    opset: int | None = None
+    fold_bn: bool = True
+    profile: str = "1:8:32"
+    workspace_mib: int = 4096
+    device: str = "cpu"
+    origin: str = ""
+    command: str = ""
+
+
+@dataclass
+class BuildReport:
+    files: dict[str, str]  # name -> sha256
+    summary: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def spec_hash(graph: Graph) -> str:
+    """A stable hash of the network: every node's name, op, inputs and attributes, and the dtype."""
+    h = hashlib.sha256(graph.dtype.encode())
+    for node in graph:
+        h.update(repr((node.name, node.op, node.inputs, sorted(node.attrs.items()))).encode())
+    return h.hexdigest()
+
+
+def _manifest(graph: Graph, opts: BuildOptions, files: dict[str, bytes], **extra: Any) -> bytes:
+    info = {
+        "schema": "rescomp.build/1",
+        "target": opts.target,
+        "rescomp": __version__,
+        "spec": graph.name,
+        "source": opts.origin,
+        "settings": graph.params,
+        "spec_hash": spec_hash(graph),
+        "seed": None if opts.weights is not None else opts.seed,
+        "weights_from": str(opts.weights) if opts.weights is not None else None,
+        **extra,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    return (json.dumps(info, indent=2) + "\n").encode()
+
+
+def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str], None] = lambda s: None) -> BuildReport:
+    """Build ``opts.target`` for ``graph`` into ``out_dir``."""
+    from rescomp.backends.torch_source import emit_source
+
+    source = emit_source(graph, origin=opts.origin, command=opts.command)
+    if opts.target == "torch":
+        from rescomp.backends.torch_build import build_torch
+
+        step("initialising weights and writing model.py and model.safetensors")
+        result = build_torch(
+            source,
+            out_dir,
+            seed=opts.seed,
+            weights=opts.weights,
+            manifest={"spec": graph.name, "source": opts.origin, "settings": graph.params},
+        )
+        return BuildReport(result.files, f"{result.params:,} parameters")
+
+    from rescomp.backends.weights import load_weights
+
+    step("loading weights" if opts.weights else f"initialising weights (seed {opts.seed})")
+    state = load_weights(graph, opts.weights, opts.seed)
+    if opts.target == "aoti":
+        from rescomp.backends.aoti_build import compile_aoti
+        from rescomp.backends.tensorrt_build import Profile
+
+        profile = Profile.parse(opts.profile)
+        step(f"torch.export and AOTInductor compile for {opts.device} (this takes a while)")
+        import torch
+
+        chw = tuple(int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:])
+        blob = compile_aoti(source, state, chw, max_batch=profile.max, opt_batch=profile.opt, device=opts.device)
+        files = {"model.pt2": blob}
+        extra = {"torch": torch.__version__.split("+")[0], "device": opts.device, "max_batch": profile.max}
+        files["build.json"] = _manifest(graph, opts, files, **extra)
+        write_files(out_dir, files, create=True)
+        return BuildReport(
+            {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}, f"AOTInductor package for {opts.device}"
+        )
+
+    from rescomp.backends.onnx_export import check_onnx, export_onnx
+
+    step(f"writing ONNX ({opts.precision}, BN {'folded' if opts.fold_bn else 'kept'})")
+    exported = export_onnx(graph, state, opset=opts.opset, fold_bn=opts.fold_bn, precision=opts.precision)
+    step("checking with onnx.checker (full) and shape inference")
+    check_onnx(exported.model, graph)
+    onnx_bytes = exported.model.SerializeToString()
+    onnx_info = {
+        "opset": exported.model.opset_import[0].version,
+        "precision": opts.precision,
+        "fold_bn": opts.fold_bn,
+        "bn_folded": len(exported.folded),
+        "onnx_checker": "passed (full_check)",
+        "shapes": "onnx shape inference equals rescomp",
+    }
+    if opts.target == "onnx":
+        files = {"model.onnx": onnx_bytes}
+        files["build.json"] = _manifest(graph, opts, files, **onnx_info)
+        write_files(out_dir, files, create=True)
+        return BuildReport(
+            {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+            f"opset {onnx_info['opset']}, {len(exported.folded)} BN folded",
+        )
+    return _build_tensorrt(graph, out_dir, opts, onnx_bytes, onnx_info, step)
+
+
+def _build_tensorrt(
+    graph: Graph,
+    out_dir: Path,
+    opts: BuildOptions,
+    onnx_bytes: bytes,
+    onnx_info: dict[str, Any],
+    step: Callable[[str], None],
+) -> BuildReport:
+    from rescomp.backends import tensorrt_build as trt_b
+    from rescomp.errors import SpecError
+
+    unsupported = trt_b.preflight(graph)
+    if unsupported:
+        raise SpecError(f"no TensorRT mapping for: {', '.join(unsupported)}", hint="see docs/backends.md")
+    profile = trt_b.Profile.parse(opts.profile)
+    chw = [int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:]]
+    recipe = trt_b.recipe("model.onnx", "model.engine", opts.precision, profile, chw, opts.workspace_mib << 20)
+    command = trt_b.trtexec_command(recipe)
+    recipe["trtexec"] = command
+    files = {"model.onnx": onnx_bytes, "tensorrt_recipe.json": (json.dumps(recipe, indent=2) + "\n").encode()}
+    host = trt_b.probe_host()
+    if host.missing:
+        files["build.json"] = _manifest(
+            graph, opts, files, **onnx_info, tensorrt="not built: " + "; ".join(host.missing)
+        )
+        write_files(out_dir, files, create=True)
+        raise BackendUnavailable(trt_b.unavailable_message(host, out_dir, command))
+    cache_path = out_dir / "timing.cache"
+    cache = cache_path.read_bytes() if cache_path.is_file() else None
+    step(f"building the TensorRT engine (TensorRT {host.tensorrt}, {host.gpu})")
+    engine, new_cache = trt_b.build_engine(onnx_bytes, recipe, graph, cache)
+    manifest = trt_b.manifest(host, recipe, onnx_bytes, spec_hash(graph))
+    files.update(
+        {
+            "model.engine": engine,
+            "model.json": (json.dumps(manifest, indent=2) + "\n").encode(),
+            "timing.cache": new_cache,
+        }
+    )
+    step("checking the engine against onnxruntime on the same input")
+    stats = _parity(onnx_bytes, engine, [profile.opt, *chw])
+    files["build.json"] = _manifest(
+        graph,
+        opts,
+        {k: v for k, v in files.items() if k != "timing.cache"},
+        **onnx_info,
+        tensorrt=host.tensorrt,
+        gpu=host.gpu,
+        parity=stats,
+    )
+    write_files(out_dir, files, create=True)
+    return BuildReport(
+        {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+        f"engine for {host.gpu}; parity vs onnxruntime: max rel {stats['max_rel']:.2e}, "
+        f"mean abs {stats['mean_abs']:.2e}, p99 abs {stats['p99_abs']:.2e}",
+        {"parity": stats},
+    )
+
+
+def _parity(onnx_bytes: bytes, engine: bytes, shape: list[int]) -> dict[str, float]:
+    import numpy as np
+    import onnxruntime as ort
+
+    from rescomp.backends.tensorrt_build import error_stats, run_engine
+
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    reference = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    return error_stats(reference, run_engine(engine, x))

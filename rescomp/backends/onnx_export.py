@@ -1,0 +1,180 @@
+"""ONNX straight from the IR with ``onnx.helper``: no torch, no tracing.
+
+Node names equal IR names; tensors are named after the IR node that writes them (the graph's input is
+``input`` and its output ``output``). The batch dimension is dynamic. BatchNorm that directly follows a
+convolution is folded into that convolution's weights unless ``fold_bn`` is off. For fp16 and bf16
+the weights are stored in that type and the graph casts its fp32 input in and its output back to fp32,
+so the precision lives in the file: TensorRT 10.12+ builds it strongly typed as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rescomp import __version__
+from rescomp.errors import SpecError
+from rescomp.ir import Graph
+from rescomp.ops import REGISTRY
+from rescomp.ops.base import OnnxConst, OnnxNode
+from rescomp.passes.shapes import infer_shapes
+
+DEFAULT_OPSET = 17  # TensorRT 10.x parses up to 24, 11.x up to 25; onnx 1.23 would write 28
+PRECISIONS = ("fp32", "fp16", "bf16")
+BF16_OPSET = 22  # Conv, Gemm, Relu and pooling accept bfloat16 from opset 22
+
+
+@dataclass(frozen=True)
+class OnnxResult:
+    model: Any  # onnx.ModelProto
+    folded: tuple[str, ...]  # BN nodes folded into their convolution
+
+
+def _bn_folds(graph: Graph) -> dict[str, str]:
+    """conv name -> the BN it absorbs: a BN whose input is a conv that nothing else reads."""
+    folds = {}
+    for node in graph:
+        if node.op == "bn":
+            (src,) = node.inputs
+            if graph[src].op == "conv" and graph.consumers(src) == [node.name]:
+                folds[src] = node.name
+    return folds
+
+
+def _fold(weights: dict[str, Any], conv: str, bn: str, eps: float, out_channels: int) -> tuple[Any, Any]:
+    import numpy as np
+
+    w = weights[f"{conv}.weight"].astype(np.float64)
+    b = weights.get(f"{conv}.bias")
+    b = np.zeros(out_channels) if b is None else b.astype(np.float64)
+    gamma = weights.get(f"{bn}.weight", np.ones(out_channels)).astype(np.float64)
+    beta = weights.get(f"{bn}.bias", np.zeros(out_channels)).astype(np.float64)
+    mean = weights[f"{bn}.running_mean"].astype(np.float64)
+    var = weights[f"{bn}.running_var"].astype(np.float64)
+    scale = gamma / np.sqrt(var + eps)
+    return (w * scale[:, None, None, None]).astype(np.float32), ((b - mean) * scale + beta).astype(np.float32)
+
+
+def export_onnx(
+    graph: Graph,
+    weights: dict[str, Any],
+    *,
+    opset: int | None = None,
+    fold_bn: bool = True,
+    precision: str = "fp32",
+) -> OnnxResult:
+    """Build the ONNX model of ``graph`` with ``weights`` (state_dict key -> NumPy array)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    if precision not in PRECISIONS:
+        raise SpecError(f"unknown precision '{precision}'", hint=f"use one of {', '.join(PRECISIONS)}")
+    if opset is None:
+        opset = BF16_OPSET if precision == "bf16" else DEFAULT_OPSET
+    if precision == "bf16" and opset < BF16_OPSET:
+        raise SpecError(
+            f"bf16 needs opset {BF16_OPSET} or newer, got {opset}",
+            hint=f"ONNX's Conv and Gemm accept bfloat16 from opset {BF16_OPSET}: pass --opset {BF16_OPSET}",
+        )
+    if not 13 <= opset <= 25:
+        raise SpecError(f"opset {opset} is outside 13..25", hint="TensorRT 10 parses up to 24, 11 up to 25")
+    elem = {"fp32": TensorProto.FLOAT, "fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}[precision]
+    shapes = infer_shapes(graph)
+    folds = _bn_folds(graph) if fold_bn else {}
+    folded = set(folds.values())
+    tensor = {graph.input: "input"}
+    nodes: list[Any] = []
+    inits: dict[str, Any] = {}
+
+    def initializer(name: str, array: Any) -> None:
+        if np.issubdtype(array.dtype, np.floating):
+            array = array.astype(np.float32)
+            if elem == TensorProto.FLOAT16:
+                array = array.astype(np.float16)
+            elif elem == TensorProto.BFLOAT16:
+                inits[name] = helper.make_tensor(name, elem, array.shape, array.flatten().tolist())
+                return
+        inits[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+
+    if precision != "fp32":
+        nodes.append(helper.make_node("Cast", ["input"], ["input.cast"], name="input/cast", to=elem))
+        tensor[graph.input] = "input.cast"
+    for node in graph:
+        if node.op == "input" or node.name in folded:
+            if node.name in folded:
+                tensor[node.name] = tensor[node.inputs[0]]
+            continue
+        op = REGISTRY[node.op]
+        ins = [shapes[i] for i in node.inputs]
+        out = node.name if (node.name != graph.output or precision != "fp32") else "output"
+        target = folds.get(node.name)
+        if target is not None:  # conv + BN -> conv with folded weights and a bias
+            out = target if (target != graph.output or precision != "fp32") else "output"
+        try:
+            emitted = op.onnx(node.attrs, ins, [tensor[i] for i in node.inputs], out, node.name)
+        except SpecError as exc:
+            raise exc.with_context(loc=node.loc, node=node.name) from None
+        for item in emitted:
+            if isinstance(item, OnnxConst):
+                dtype = np.int64 if item.dtype == "int64" else np.float32
+                value = np.asarray(item.values, dtype=dtype).reshape(item.shape)
+                if item.dtype == "int64":
+                    inits[item.name] = numpy_helper.from_array(value, item.name)
+                else:
+                    initializer(item.name, value)
+                continue
+            assert isinstance(item, OnnxNode)
+            inputs = list(item.inputs)
+            if target is not None and item.op_type == "Conv":
+                w, b = _fold(weights, node.name, target, graph[target].attrs["eps"], node.attrs["out"])
+                initializer(f"{node.name}.weight", w)
+                initializer(f"{node.name}.bias", b)
+                inputs = [inputs[0], f"{node.name}.weight", f"{node.name}.bias"]
+            else:
+                for name in inputs:
+                    if name not in inits and name in weights:
+                        initializer(name, weights[name])
+            nodes.append(helper.make_node(item.op_type, inputs, item.outputs, name=item.name, **item.attrs))
+        tensor[node.name] = out
+        if target is not None:
+            tensor[target] = out
+    assert graph.output is not None
+    if precision != "fp32":
+        nodes.append(
+            helper.make_node("Cast", [tensor[graph.output]], ["output"], name="output/cast", to=TensorProto.FLOAT)
+        )
+    in_shape, out_shape = shapes[graph.input], shapes[graph.output]
+    g = helper.make_graph(
+        nodes,
+        graph.name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", *in_shape[1:]])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", *out_shape[1:]])],
+        initializer=list(inits.values()),
+        doc_string=f"{graph.name} ({precision}, BN {'folded' if fold_bn else 'kept'}), generated by rescomp",
+    )
+    model = helper.make_model(
+        g, producer_name="rescomp", producer_version=__version__, opset_imports=[helper.make_opsetid("", opset)]
+    )
+    model.ir_version = min(model.ir_version, 10)  # readable by onnxruntime and TensorRT 10
+    return OnnxResult(model, tuple(sorted(folded)))
+
+
+def check_onnx(model: Any, graph: Graph) -> dict[str, tuple[Any, ...]]:
+    """onnx.checker (full check) and shape inference; every IR tensor's inferred shape must equal
+    rescomp's. Returns the inferred shapes by tensor name."""
+    import onnx
+
+    onnx.checker.check_model(model, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    found: dict[str, tuple[Any, ...]] = {}
+    for vi in [*inferred.graph.value_info, *inferred.graph.output]:
+        dims = tuple(d.dim_param if d.dim_param else d.dim_value for d in vi.type.tensor_type.shape.dim)
+        found[vi.name] = dims
+    shapes = infer_shapes(graph)
+    for node in graph:
+        name = "output" if node.name == graph.output and "output" in found and node.name not in found else node.name
+        if name in found:
+            want = ("batch", *shapes[node.name][1:])
+            if found[name] != want:
+                raise AssertionError(f"ONNX shape of {node.name} is {found[name]}, rescomp says {want}")
+    return found
