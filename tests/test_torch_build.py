@@ -57,5 +57,5 @@ def test_checkpoint_that_does_not_fit_names_the_key(cli, tmp_path: Path) -> None
 
 
 def test_unknown_target_is_usage_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    r = cli("build", "resnet18", "--target", "tensorrt", "-o", str(tmp_path / "x"))
+    r = cli("build", "resnet18", "--target", "tpu", "-o", str(tmp_path / "x"))
     assert r.code == 2 and "unknown target" in r.err and not (tmp_path / "x").exists()
