@@ -38,11 +38,12 @@ def _root(
 
 
 def _register() -> None:
-    from rescomp.cli import analyze, emit, library
+    from rescomp.cli import analyze, bench, emit, library
 
     app.command("analyze")(analyze.analyze)
     app.command("emit")(emit.emit)
     app.command("build")(emit.build)
+    app.command("bench")(bench.bench)
     app.command("list")(library.list_specs)
     app.command("schema")(library.schema)
 

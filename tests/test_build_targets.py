@@ -27,8 +27,17 @@ def test_onnx_target_files_manifest_and_determinism(cli, tmp_path: Path) -> None
 def test_onnx_target_carries_weights(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("build", "resnet_cifar", "-o", str(tmp_path / "t"), "--seed", "9").code == 0
     weights = tmp_path / "t" / "model.safetensors"
-    r = cli("build", "resnet_cifar", "--target", "onnx", "--no-fold-bn", "--weights", str(weights),
-            "-o", str(tmp_path / "o"))
+    r = cli(
+        "build",
+        "resnet_cifar",
+        "--target",
+        "onnx",
+        "--no-fold-bn",
+        "--weights",
+        str(weights),
+        "-o",
+        str(tmp_path / "o"),
+    )
     assert r.code == 0, r.err
     x = np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32)
     y = ort.InferenceSession(str(tmp_path / "o" / "model.onnx")).run(None, {"input": x})[0]

@@ -29,9 +29,7 @@ def randomized_state(graph: Any, seed: int = 0) -> dict[str, Any]:
     for key, value in state.items():
         if key.endswith(("running_mean", ".bias")) and value.dtype == np.float32:
             state[key] = rng.uniform(-0.2, 0.2, value.shape).astype(np.float32)
-        elif key.endswith("running_var"):
-            state[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-        elif key.endswith(".weight") and value.ndim == 1:
+        elif key.endswith("running_var") or (key.endswith(".weight") and value.ndim == 1):
             state[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
     return state
 
@@ -67,8 +65,12 @@ def test_onnxruntime_equals_torch_for_bundled_specs(name: str) -> None:
         assert rel(ort_output(model, x), reference) <= 1e-4, (name, fold)
 
 
-VARIANTS = [("resnet34", {"shortcut": "A"}, 64), ("resnet34", {"shortcut": "C"}, 64),
-            ("preact_resnet_cifar", {"shortcut": "A"}, 32), ("vgg11", {"bn": True}, 224)]
+VARIANTS = [
+    ("resnet34", {"shortcut": "A"}, 64),
+    ("resnet34", {"shortcut": "C"}, 64),
+    ("preact_resnet_cifar", {"shortcut": "A"}, 32),
+    ("vgg11", {"bn": True}, 224),
+]
 
 
 @pytest.mark.parametrize(("name", "params", "size"), VARIANTS)

@@ -43,8 +43,10 @@ def test_engine_mismatch_is_explained() -> None:
     assert "compute capability 9.0" in other[1] and "compute capability 8.0" in other[1]
     cousin = trt_b.engine_problems(built, trt_b.Host(tensorrt="10.13.0", gpu="NVIDIA H200", capability="9.0"))
     assert "same architecture" in cousin[0]
-    assert trt_b.engine_problems(built, trt_b.Host()) == ["TensorRT is not installed here",
-                                                         "no CUDA device is visible here"]
+    assert trt_b.engine_problems(built, trt_b.Host()) == [
+        "TensorRT is not installed here",
+        "no CUDA device is visible here",
+    ]
 
 
 def test_parser_errors_name_the_ir_node() -> None:
@@ -193,8 +195,13 @@ class _Fake:
                 return b"ENGINE"
 
         self.module = types.SimpleNamespace(
-            Logger=Logger, Builder=Builder, OnnxParser=Parser, NetworkDefinitionCreationFlag=Flag,
-            MemoryPoolType=MemoryPoolType, Dims=Dims, __version__="10.13.0",
+            Logger=Logger,
+            Builder=Builder,
+            OnnxParser=Parser,
+            NetworkDefinitionCreationFlag=Flag,
+            MemoryPoolType=MemoryPoolType,
+            Dims=Dims,
+            __version__="10.13.0",
         )
 
 
