@@ -14,10 +14,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import rescomp  # noqa: E402
-from rescomp.backends.onnx_export import export_onnx  # noqa: E402
-from rescomp.backends.tensorrt_build import error_stats  # noqa: E402
-from tests.test_onnx import ort_output, randomized_state  # noqa: E402
+import rescomp
+from rescomp.backends.onnx_export import export_onnx
+from rescomp.backends.tensorrt_build import error_stats
+from tests.test_onnx import ort_output, randomized_state
 
 
 def main() -> None:

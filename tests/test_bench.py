@@ -11,8 +11,21 @@ pytest.importorskip("onnxruntime")
 
 
 def test_bench_json_and_unavailable_target(cli) -> None:  # type: ignore[no-untyped-def]
-    r = cli("bench", "resnet_cifar", "--target", "eager,onnx", "--target", "tensorrt", "--batch", "2",
-            "--runs", "3", "--warmup", "1", "--json")
+    r = cli(
+        "bench",
+        "resnet_cifar",
+        "--target",
+        "eager,onnx",
+        "--target",
+        "tensorrt",
+        "--batch",
+        "2",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    )
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     results = {x["target"]: x for x in doc["results"]}
