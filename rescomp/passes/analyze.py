@@ -10,6 +10,8 @@ from rescomp.ops import Shape
 from rescomp.passes.counts import count_buffers, count_flops, count_macs, count_params
 from rescomp.passes.depth import count_depth
 from rescomp.passes.memory import estimate_memory
+from rescomp.passes.receptive import receptive_fields
+from rescomp.passes.roofline import GPUS, roofline
 from rescomp.passes.shapes import infer_shapes
 from rescomp.spec.model import DTYPES
 
@@ -21,6 +23,9 @@ CONVENTIONS = {
     "see docs/conventions.md",
     "params": "trainable parameters; BN running statistics are counted under 'buffers'",
     "activation_bytes_peak": "most activation bytes alive at once in inference, by liveness over the schedule",
+    "receptive_field": "input rows one output element can see (height axis, theoretical, padding included)",
+    "roofline": "ESTIMATE, not a measurement: per layer max(FLOPs / peak, bytes / bandwidth) in fp16, "
+    "tensor-core peak for conv and linear, summed over layers with no fusion or launch overhead",
 }
 
 
@@ -34,6 +39,10 @@ class Layer:
     macs: int
     flops: int
     activation_bytes: int
+    receptive_field: int
+    intensity: float
+    roofline_s: dict[str, float]
+    memory_bound: dict[str, bool]
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class Stage:
     params: int
     macs: int
     flops: int
+    receptive_field: int
 
 
 @dataclass(frozen=True)
@@ -79,9 +89,25 @@ class Analysis:
             if layer.op != "input":
                 groups.setdefault(layer.name.split(".", 1)[0], []).append(layer)
         return tuple(
-            Stage(k, v[-1].output, len(v), sum(x.params for x in v), sum(x.macs for x in v), sum(x.flops for x in v))
+            Stage(
+                k,
+                v[-1].output,
+                len(v),
+                sum(x.params for x in v),
+                sum(x.macs for x in v),
+                sum(x.flops for x in v),
+                v[-1].receptive_field,
+            )
             for k, v in groups.items()
         )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.layers[-1].receptive_field
+
+    def roofline_ms(self) -> dict[str, float]:
+        """Estimated inference time per GPU profile (see CONVENTIONS['roofline'])."""
+        return {g.name: sum(x.roofline_s[g.name] for x in self.layers) * 1000 for g in GPUS}
 
     def to_json(self) -> dict[str, Any]:
         """The model's entry in the ``rescomp.analysis/1`` JSON document."""
@@ -101,6 +127,22 @@ class Analysis:
             "activation_bytes_total": self.activation_bytes_total,
             "activation_bytes_peak": self.activation_bytes_peak,
             "activation_peak_at": self.activation_peak_at,
+            "receptive_field": self.receptive_field,
+            "roofline": {
+                "estimate": CONVENTIONS["roofline"],
+                "precision": "fp16",
+                "gpus": {
+                    g.name: {
+                        "time_ms": round(self.roofline_ms()[g.name], 6),
+                        "memory_bound_layers": sum(x.memory_bound[g.name] for x in self.layers if x.op != "input"),
+                        "tensor_tflops": g.tensor_tflops,
+                        "vector_tflops": g.vector_tflops,
+                        "bandwidth_gbs": g.bandwidth_gbs,
+                        "source": g.source,
+                    }
+                    for g in GPUS
+                },
+            },
             "stages": [
                 {
                     "name": s.name,
@@ -109,6 +151,7 @@ class Analysis:
                     "params": s.params,
                     "macs": s.macs,
                     "flops": s.flops,
+                    "receptive_field": s.receptive_field,
                 }
                 for s in self.stages()
             ],
@@ -121,6 +164,9 @@ class Analysis:
                     "buffers": x.buffers,
                     "macs": x.macs,
                     "flops": x.flops,
+                    "receptive_field": x.receptive_field,
+                    "arithmetic_intensity": round(x.intensity, 4),
+                    "roofline_us": {g: round(t * 1e6, 4) for g, t in x.roofline_s.items()},
                 }
                 for x in self.layers
             ],
@@ -136,6 +182,8 @@ def analyze(graph: Graph) -> Analysis:
     flops = count_flops(graph, shapes)
     itemsize = DTYPES[graph.dtype]
     memory = estimate_memory(graph, shapes, itemsize)
+    fields = receptive_fields(graph, shapes)
+    roof = roofline(graph, shapes, flops, params)
     layers = tuple(
         Layer(
             n.name,
@@ -146,6 +194,10 @@ def analyze(graph: Graph) -> Analysis:
             macs[n.name],
             flops[n.name],
             _numel(shapes[n.name]) * itemsize,
+            fields[n.name],
+            roof[n.name].intensity,
+            roof[n.name].seconds,
+            roof[n.name].memory_bound,
         )
         for n in graph
     )
