@@ -38,12 +38,15 @@ def _root(
 
 
 def _register() -> None:
-    from rescomp.cli import analyze, bench, emit, library
+    from rescomp.cli import analyze, bench, compare, emit, library, report
 
     app.command("analyze")(analyze.analyze)
     app.command("emit")(emit.emit)
     app.command("build")(emit.build)
     app.command("bench")(bench.bench)
+    app.command("report")(report.report)
+    app.command("check")(compare.check)
+    app.command("diff")(compare.diff)
     app.command("list")(library.list_specs)
     app.command("schema")(library.schema)
 

@@ -1,0 +1,53 @@
+"""Reports: per-model JSON (the source of truth), Markdown, self-contained HTML and SVG figures, and
+the library's paper reproduction. ``model_files`` returns a model's files as bytes; writing them is
+the caller's (atomic) job."""
+
+from __future__ import annotations
+
+import json
+
+from rescomp.ir import Graph
+from rescomp.passes import Analysis, to_document
+
+
+def model_files(graph: Graph, analysis: Analysis, origin: str) -> dict[str, bytes]:
+    """Every report file of one model, by file name."""
+    from rescomp.reports import html, markdown
+    from rescomp.reports.charts import receptive_chart, stage_chart
+    from rescomp.reports.document import model_document
+    from rescomp.reports.graph_svg import render_svg
+
+    name = analysis.name
+    figures = {
+        "graph": (f"{name}.graph.svg", render_svg(graph, analysis)),
+        "stages": (f"{name}.stages.svg", stage_chart(analysis)),
+        "rf": (f"{name}.rf.svg", receptive_chart(analysis)),
+    }
+    doc = model_document(analysis, origin, figures)
+    files = {f"{name}.json": (json.dumps(to_document([analysis]), indent=2) + "\n").encode()}
+    files[f"{name}.md"] = markdown.render(doc).encode()
+    files[f"{name}.html"] = html.render(doc).encode()
+    files.update({file: svg for file, svg in figures.values()})
+    return files
+
+
+def library_files() -> dict[str, bytes]:
+    """Reports for every bundled spec, the library chart and README.md with the paper reproduction."""
+    from rescomp import api
+    from rescomp.passes import analyze
+    from rescomp.reports import markdown
+    from rescomp.reports.charts import library_chart
+    from rescomp.reports.paper import paper_document
+    from rescomp.spec.library import ENTRIES
+
+    files: dict[str, bytes] = {}
+    analyses = []
+    for name in ENTRIES:
+        graph = api.graph(name)
+        result = analyze(graph)
+        files.update(model_files(graph, result, f"bundled spec {name}"))
+        analyses.append(result)
+    chart = library_chart(analyses)
+    files["library.svg"] = chart
+    files["README.md"] = markdown.render(paper_document(api.analyze, analyses, chart)).encode()
+    return files

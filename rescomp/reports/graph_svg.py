@@ -1,0 +1,171 @@
+"""The architecture graph as SVG: Graphviz lays it out headlessly (``dot``), one box per layer with
+its shape, parameters and MACs, skip connections drawn dashed, and each run of identical residual
+blocks collapsed into one cluster marked "xN"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rescomp.errors import BackendUnavailable
+from rescomp.ir import Graph
+from rescomp.passes import Analysis
+
+_COLORS = {
+    "conv": "#dbe9f6",
+    "linear": "#dbe9f6",
+    "bn": "#eef5e8",
+    "relu": "#fdf1dc",
+    "add": "#fbe0e0",
+    "concat": "#fbe0e0",
+    "maxpool": "#ece6f5",
+    "avgpool": "#ece6f5",
+    "adaptive_avgpool": "#ece6f5",
+    "pad_shortcut": "#f4f4f4",
+    "input": "#ffffff",
+}
+
+
+@dataclass
+class _Run:
+    """Consecutive block instances with identical structure and shapes: drawn once, marked xN."""
+
+    first: str
+    last: str
+    count: int
+
+
+def _short(n: float) -> str:
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{n:g}"
+
+
+def block_runs(graph: Graph, analysis: Analysis) -> dict[str, _Run]:
+    """Block instance name -> the run it belongs to, for runs of two or more identical blocks."""
+    layers = {x.name: x for x in analysis.layers}
+    members: dict[str, list[str]] = {}
+    for node in graph:
+        for scope in graph.scopes:
+            if graph.scopes[scope].kind == "block" and node.name.startswith(scope + "."):
+                members.setdefault(scope, []).append(node.name)
+    blocks = [s for s, sc in graph.scopes.items() if sc.kind == "block" and s in members]
+
+    def signature(block: str) -> tuple[object, ...]:
+        prefix = len(block) + 1
+        return tuple(
+            (n[prefix:], graph[n].op, tuple(sorted(graph[n].attrs.items())), layers[n].output) for n in members[block]
+        )
+
+    runs: dict[str, _Run] = {}
+    i = 0
+    while i < len(blocks):
+        j = i
+        parent = blocks[i].rsplit(".", 1)[0]
+        while (
+            j + 1 < len(blocks)
+            and blocks[j + 1].rsplit(".", 1)[0] == parent
+            and signature(blocks[j + 1]) == signature(blocks[i])
+        ):
+            j += 1
+        if j > i:
+            run = _Run(blocks[i], blocks[j], j - i + 1)
+            for b in blocks[i : j + 1]:
+                runs[b] = run
+        i = j + 1
+    return runs
+
+
+def dot_source(graph: Graph, analysis: Analysis) -> str:
+    """The Graphviz DOT text of the collapsed architecture graph."""
+    import graphviz
+
+    layers = {x.name: x for x in analysis.layers}
+    runs = block_runs(graph, analysis)
+    block_of: dict[str, str] = {}
+    for node in graph:
+        for b in runs:
+            if node.name.startswith(b + "."):
+                block_of[node.name] = b
+
+    def shown(name: str) -> str:
+        """The node drawn for ``name``: its counterpart in the first block of its run."""
+        b = block_of.get(name)
+        if b is None:
+            return name
+        return runs[b].first + name[len(b) :]
+
+    dot = graphviz.Digraph(
+        graph.name,
+        graph_attr={"rankdir": "TB", "fontname": "Helvetica", "fontsize": "10", "nodesep": "0.25", "ranksep": "0.3"},
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fontname": "Helvetica",
+            "fontsize": "9",
+            "margin": "0.08,0.03",
+        },
+        edge_attr={"arrowsize": "0.6"},
+    )
+    clusters: dict[str, graphviz.Digraph] = {}
+    drawn: set[str] = set()
+    for node in graph:
+        name = shown(node.name)
+        if name in drawn:
+            continue
+        drawn.add(name)
+        x = layers[node.name]
+        shape = "x".join(map(str, x.output[1:]))
+        label = f"{name}\n{node.op} {shape}"
+        if x.params or x.macs:
+            label += f"\n{_short(x.params)} params · {_short(x.macs)} MACs"
+        owner = block_of.get(node.name)
+        target = dot
+        if owner is not None:
+            run = runs[owner]
+            if run.first not in clusters:
+                title = f"{run.first} … {run.last}  ×{run.count}"
+                clusters[run.first] = graphviz.Digraph(
+                    f"cluster_{run.first}",
+                    graph_attr={
+                        "label": title,
+                        "style": "dashed",
+                        "color": "#888888",
+                        "fontname": "Helvetica",
+                        "fontsize": "10",
+                    },
+                )
+            target = clusters[run.first]
+        target.node(name, label, fillcolor=_COLORS.get(node.op, "#ffffff"))
+    for c in clusters.values():
+        dot.subgraph(c)
+    seen: set[tuple[str, str]] = set()
+    for node in graph:
+        for src in dict.fromkeys(node.inputs):
+            if (
+                block_of.get(src)
+                and block_of.get(node.name)
+                and block_of[src] != block_of[node.name]
+                and runs[block_of[src]] is runs[block_of[node.name]]
+            ):
+                continue  # inside a collapsed run: the edge from one copy to the next is not drawn
+            u, v = shown(src), shown(node.name)
+            if (u, v) in seen or u == v:
+                continue
+            seen.add((u, v))
+            skip = node.op in ("add", "concat") and len(node.inputs) > 1 and src != node.inputs[0]
+            dot.edge(u, v, **({"style": "dashed", "color": "#c0392b", "constraint": "true"} if skip else {}))
+    return dot.source
+
+
+def render_svg(graph: Graph, analysis: Analysis) -> bytes:
+    """Lay out and render the graph with Graphviz's ``dot`` (a system program: apt install graphviz)."""
+    import graphviz
+
+    try:
+        return graphviz.Source(dot_source(graph, analysis)).pipe(format="svg")
+    except graphviz.ExecutableNotFound:
+        raise BackendUnavailable(
+            "drawing the architecture graph needs Graphviz's 'dot' program",
+            hint="apt-get install graphviz (Debian/Ubuntu) or brew install graphviz",
+        ) from None
