@@ -78,3 +78,22 @@ def test_diff_spec_against_json(cli, tmp_path: Path) -> None:  # type: ignore[no
     bad.write_text("{}")
     r = cli("diff", str(bad), "resnet18")
     assert r.code == 1 and "not a rescomp analysis document" in r.err
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    shot = tmp_path / "shot.png"
+    run = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "screenshot_report.sh"),
+            str(ROOT / "reports" / "resnet_cifar.html"),
+            str(shot),
+            "1600",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
