@@ -81,3 +81,21 @@ layers: [{op: adaptive_avgpool, name: g, size: 2}]
 """)
     # torch's windows over 5 -> 2 are [0,3) and [2,5): 3 + 3 per axis
     assert a.layers[-1].flops == 6 * 6
+
+
+def test_ten_thousand_blocks_without_deep_recursion() -> None:
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_scale import spec_text
+
+    from rescomp.passes import analyze
+    from rescomp.spec.load import build_graph, load_spec_text
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(300)  # the lowering and passes iterate; depth must not grow with the graph
+    try:
+        a = analyze(build_graph(load_spec_text(spec_text(10_000))))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert a.depth == 20_002 and len(a.layers) == 70_005

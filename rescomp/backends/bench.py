@@ -159,6 +159,10 @@ def bench(
     for t in targets:
         if t not in BENCH_TARGETS:
             raise UsageError(f"error: unknown bench target '{t}' (hint: {', '.join(BENCH_TARGETS)})")
+    from rescomp.backends.weights import require_memory
+    from rescomp.passes import analyze
+
+    require_memory(graph, f"benchmarking '{graph.name}'", analyze(graph).activation_bytes_peak * batch * 3)
     state = seeded_state(graph, seed)
     chw = tuple(int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:])
     x = np.random.default_rng(seed).standard_normal((batch, *chw)).astype(np.float32)

@@ -72,7 +72,9 @@ def _manifest(graph: Graph, opts: BuildOptions, files: dict[str, bytes], **extra
 def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str], None] = lambda s: None) -> BuildReport:
     """Build ``opts.target`` for ``graph`` into ``out_dir``."""
     from rescomp.backends.torch_source import emit_source
+    from rescomp.backends.weights import require_memory
 
+    require_memory(graph, f"building '{graph.name}'")
     source = emit_source(graph, origin=opts.origin, command=opts.command)
     if opts.target == "torch":
         from rescomp.backends.torch_build import build_torch

@@ -12,6 +12,31 @@ from rescomp.ops import REGISTRY, Shape
 from rescomp.passes.shapes import infer_shapes
 
 
+def available_memory() -> int:
+    """Bytes of memory this machine can still give (Linux: MemAvailable), or a large number if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def require_memory(graph: Graph, what: str, extra_bytes: int = 0) -> None:
+    """Refuse, with a clear error, to materialise weights that cannot fit: never an out-of-memory crash."""
+    from rescomp.ops import numel
+
+    need = sum(numel(s) for s in expected_state(graph).values()) * 4 + extra_bytes
+    have = available_memory()
+    if need > have // 2:
+        raise SpecError(
+            f"{what} needs about {need / 2**30:,.1f} GiB for weights and buffers; this machine has "
+            f"{have / 2**30:,.1f} GiB available",
+            hint="analysis and emission work at any size; building or running needs the memory",
+        )
+
+
 def expected_state(graph: Graph) -> dict[str, Shape]:
     """Every saved tensor of the graph (state_dict key -> shape), in torch's order."""
     shapes = infer_shapes(graph)
@@ -97,6 +122,7 @@ def seeded_state(graph: Graph, seed: int) -> dict[str, Any]:
     from rescomp.backends.torch_module import instantiate
     from rescomp.backends.torch_source import emit_source
 
+    require_memory(graph, f"initialising '{graph.name}'")
     model = instantiate(emit_source(graph), seed)
     return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 

@@ -1,0 +1,58 @@
+"""Nothing half-written: an interrupted write leaves the old files (or none) and no temporary files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rescomp.fsutil import write_atomic, write_files
+
+
+def test_interrupted_write_leaves_old_files_and_no_temporaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, {"a.txt": b"old a", "b.txt": b"old b"})
+    real_replace = os.replace
+    calls = []
+
+    def interrupted(src: str, dst: Path) -> None:
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C between the renames
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_files(tmp_path, {"a.txt": b"new a", "b.txt": b"new b"})
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]  # no .tmp files left
+    assert (tmp_path / "b.txt").read_bytes() == b"old b"  # never truncated
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError):
+        write_files(tmp_path / "out", {"model.onnx": b"x" * 1000}, create=True)
+    monkeypatch.undo()
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_replace_is_atomic_and_keeps_umask_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    write_atomic(target, "one")
+    write_atomic(target, "two")
+    assert target.read_text() == "two"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_output_goes_only_where_told(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("torch")
+    before = set(Path.cwd().iterdir())
+    assert cli("build", "resnet_cifar", "--set", "n=1", "-o", str(tmp_path / "out")).code == 0
+    assert set(Path.cwd().iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
