@@ -38,7 +38,7 @@ def _root(
 
 
 def _register() -> None:
-    from rescomp.cli import analyze, bench, compare, emit, library, report
+    from rescomp.cli import analyze, bench, compare, crosscheck, emit, library, report
 
     app.command("analyze")(analyze.analyze)
     app.command("emit")(emit.emit)
@@ -47,6 +47,7 @@ def _register() -> None:
     app.command("report")(report.report)
     app.command("check")(compare.check)
     app.command("diff")(compare.diff)
+    app.command("crosscheck")(crosscheck.crosscheck)
     app.command("list")(library.list_specs)
     app.command("schema")(library.schema)
 

@@ -59,7 +59,7 @@ class SpecError(RescompError):
         where = f"{self.loc}: " if self.loc is not None else ""
         node = f" [node {self.node}]" if self.node else ""
         hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{where}error: {self.message}{node}{hint}"
+        return one_line(f"{where}error: {self.message}{node}{hint}")
 
 
 class BackendUnavailable(RescompError):
@@ -80,6 +80,14 @@ class UsageError(RescompError):
     """Bad command-line usage that is not about a spec: exit code 2."""
 
     exit_code = 2
+
+
+def one_line(text: str) -> str:
+    """Escape newlines and other control characters (which user-given names may carry), so that an
+    error is always exactly one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def did_you_mean(word: str, choices: object) -> str | None:

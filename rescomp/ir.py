@@ -1,9 +1,10 @@
-"""The graph IR: named nodes with an op, ordered inputs and attributes, held in a networkx DiGraph.
+"""The graph IR: named nodes with an op, ordered inputs and attributes, with a networkx DiGraph view.
 
-networkx gives graph algorithms (cycles, reachability, longest paths); the ordered ``inputs`` tuple on
-each node is the truth about operands, since a DiGraph has neither edge order nor parallel edges
-(``add(x, x)``). Nodes are kept in insertion order, which the builder makes topological: that order
-is the inference schedule the memory pass walks.
+The ordered ``inputs`` tuple on each node is the truth about operands, since a DiGraph has neither
+edge order nor parallel edges (``add(x, x)``). Nodes are kept in insertion order, which the builder
+makes topological (every input exists before its reader): that order is the inference schedule the
+passes walk, in linear time. ``Graph.g`` is the same graph as a ``networkx.DiGraph`` for graph
+algorithms; it is built on first use, so that ``rescomp analyze`` does not pay networkx's import.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from rescomp.errors import Loc, SpecError
 
@@ -47,8 +46,9 @@ class Graph:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.g: nx.DiGraph = nx.DiGraph()
         self._nodes: dict[str, Node] = {}
+        self._consumers: dict[str, list[str]] = {}
+        self._nx: Any = None
         self.output: str | None = None
         #: the resolved spec parameters this graph was built with (after --set)
         self.params: dict[str, Any] = {}
@@ -70,11 +70,24 @@ class Graph:
             if src not in self._nodes:
                 raise SpecError(f"input '{src}' is not defined before this node", node.loc, node=node.name)
         self._nodes[node.name] = node
-        self.g.add_node(node.name)
-        for src in node.inputs:
-            self.g.add_edge(src, node.name)
+        self._consumers[node.name] = []
+        for src in dict.fromkeys(node.inputs):
+            self._consumers[src].append(node.name)
         self.output = node.name
+        self._nx = None
         return node
+
+    @property
+    def g(self) -> Any:
+        """The graph as a ``networkx.DiGraph`` (node names; an edge per distinct operand), built on demand."""
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.DiGraph()
+            g.add_nodes_from(self._nodes)
+            g.add_edges_from((src, n.name) for n in self._nodes.values() for src in n.inputs)
+            self._nx = g
+        return self._nx
 
     def __getitem__(self, name: str) -> Node:
         return self._nodes[name]
@@ -94,7 +107,8 @@ class Graph:
         return next(iter(self._nodes))
 
     def consumers(self, name: str) -> list[str]:
-        return list(self.g.successors(name))
+        """The nodes that read ``name``, in schedule order."""
+        return list(self._consumers[name])
 
 
 def lint(graph: Graph) -> None:
@@ -129,17 +143,25 @@ def lint(graph: Graph) -> None:
             )
         for src in node.inputs:
             if src not in seen:
-                raise SpecError(f"input '{src}' is used before it is defined", node.loc, node=node.name)
+                raise SpecError(
+                    f"input '{src}' is used before it is defined (a cycle or a forward reference)",
+                    node.loc,
+                    node=node.name,
+                )
         inputs += node.op == "input"
         seen.add(node.name)
     if inputs != 1:
         raise SpecError(f"the graph needs exactly one input node, found {inputs}")
-    if not nx.is_directed_acyclic_graph(graph.g):
-        cycle = nx.find_cycle(graph.g)
-        raise SpecError(f"cycle through {' -> '.join(e[0] for e in cycle)}", graph[cycle[0][0]].loc)
+    # every input precedes its reader in the schedule (checked above), so the graph is acyclic
     if graph.output is None:
         raise SpecError("the graph is empty")
-    live = nx.ancestors(graph.g, graph.output) | {graph.output}
+    live = {graph.output}
+    stack = [graph.output]
+    while stack:  # reverse reachability from the output, iteratively
+        for src in graph[stack.pop()].inputs:
+            if src not in live:
+                live.add(src)
+                stack.append(src)
     for node in graph:
         if node.name not in live:
             raise SpecError(

@@ -139,6 +139,7 @@ class _Lowerer:
         self.graph = Graph(spec.name)
         self.shapes: dict[str, Shape] = {}
         self.block_stack: list[str] = []
+        self._reserved: dict[str, frozenset[str]] = {}  # per block definition, computed once
 
     # evaluation ----------------------------------------------------------------------------
     def string(self, value: Value, env: Mapping[str, Any]) -> str:
@@ -288,6 +289,12 @@ class _Lowerer:
                 f"repeat count {n:,} exceeds {MAX_REPEAT:,}", loc, hint="no real network repeats this often"
             )
 
+    def reserved_in(self, defn: BlockDef) -> frozenset[str]:
+        """Names a block's scope keeps for itself (explicit layer names, and the shortcut's)."""
+        if defn.name not in self._reserved:
+            self._reserved[defn.name] = _explicit_names(defn.layers + defn.post) | {"downsample", "shortcut", "add"}
+        return self._reserved[defn.name]
+
     def block_def(self, value: Value, env: Mapping[str, Any]) -> BlockDef:
         name = self.string(value, env)
         defn = self.spec.blocks.get(name)
@@ -340,7 +347,7 @@ class _Lowerer:
             env,
             src,
             src,
-            reserved=_explicit_names(defn.layers + defn.post) | {"downsample", "shortcut", "add"},
+            reserved=self.reserved_in(defn),
         )
         self.items(defn.layers, scope)
         body = scope.last

@@ -13,6 +13,7 @@ CI runs a bounded number of examples; set RESCOMP_FUZZ_EXAMPLES for a longer loc
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import re
@@ -107,15 +108,14 @@ def mutated(draw: st.DrawFn) -> str:
             continue
         parent, key = _get(doc, path[:-1]), path[-1]
         if kind == "replace":
-            parent[key] = draw(st.sampled_from(HOSTILE))
+            parent[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE)))
         elif kind == "delete":
             del parent[key]
         elif kind == "add_key" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["zzz", "op", "inputs", "name", "repeat", "when", "layers"]))] = draw(
-                st.sampled_from(HOSTILE)
-            )
+            new_key = draw(st.sampled_from(["zzz", "op", "inputs", "name", "repeat", "when", "layers"]))
+            parent[new_key] = copy.deepcopy(draw(st.sampled_from(HOSTILE)))
         elif kind == "dup_item" and isinstance(parent, list):
-            parent.insert(key, parent[key])
+            parent.insert(key, copy.deepcopy(parent[key]))
     out = yaml.safe_dump(doc, sort_keys=False)
     if draw(st.booleans()):  # text-level damage too
         i = draw(st.integers(0, max(0, len(out) - 1)))

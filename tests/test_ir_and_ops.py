@@ -57,9 +57,17 @@ def test_lint_rejects_cycles_and_undefined_inputs() -> None:
         g.add(Node("a", "relu", ("b",), {}))
     g.add(Node("a", "relu", ("input",), {}))
     g.add(Node("b", "relu", ("a",), {}))
-    g.g.add_edge("b", "a")  # forge a back edge behind the builder's back
-    with pytest.raises(SpecError, match="cycle"):
+    g._nodes["a"] = Node("a", "relu", ("b",), {})  # forge a cycle a <-> b behind the builder's back
+    with pytest.raises(SpecError, match="a cycle or a forward reference"):
         lint(g)
+
+
+def test_networkx_view() -> None:
+    g = _g()
+    g.add(Node("a", "relu", ("input",), {}))
+    g.add(Node("b", "add", ("a", "input"), {}))
+    assert sorted(g.g.edges) == [("a", "b"), ("input", "a"), ("input", "b")]
+    assert g.consumers("input") == ["a", "b"]
 
 
 def test_unknown_attribute_in_complete() -> None:

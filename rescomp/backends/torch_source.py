@@ -19,7 +19,7 @@ from typing import Any
 
 from rescomp import __version__
 from rescomp.backends.names import check_attribute, class_name, variable
-from rescomp.errors import SpecError
+from rescomp.errors import SpecError, one_line
 from rescomp.ir import Graph, Node
 from rescomp.ops import REGISTRY, Shape
 from rescomp.ops.base import KEYWORD, POSITIONAL
@@ -537,7 +537,7 @@ def emit_source(graph: Graph, *, origin: str = "", command: str = "") -> Source:
 def comment_safe(text: str) -> str:
     """Text for a '#' comment line: newlines and other control characters escaped, so no user-given
     string (a path, a --set value) can end the comment and become code."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return one_line(text)
 
 
 def _find(root: Box, full: str) -> Box:

@@ -9,6 +9,7 @@ hostile spec cannot make the evaluator allocate without limit.
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -167,12 +168,18 @@ class _Eval:
         )
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.Expression:
+    """Parse once per distinct text: a block instantiated 10,000 times evaluates the same strings."""
+    return ast.parse(text.strip(), mode="eval")
+
+
 def evaluate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
     """Evaluate one expression string against the parameters in ``env``."""
     if len(text) > 2000:
         raise SpecError("expression longer than 2000 characters", loc)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = _parse(text)
     except SyntaxError:
         raise SpecError(
             f"in expression '{text}': invalid syntax",

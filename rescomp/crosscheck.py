@@ -1,0 +1,188 @@
+"""``rescomp crosscheck``: run the popular FLOP counters on the emitted module and explain, term by
+term, how each one's total follows from rescomp's exact per-op census.
+
+Every tool's convention is one row of :data:`FORMULAS`: a sum of census terms with coefficients
+(documented in docs/conventions.md). The tool's total minus that sum is the residual, which must be
+zero; anything else is reported as unexplained, never hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rescomp.ir import Graph
+from rescomp.ops import numel
+from rescomp.passes import Analysis
+
+#: what each census term counts (all include the batch)
+TERMS = {
+    "macs": "multiply-accumulates of conv and linear layers (rescomp's MACs)",
+    "conv_bias": "output elements of convolutions with a bias",
+    "linear_bias": "output elements of linear layers with a bias",
+    "linear_bias_params": "bias parameters of linear layers",
+    "bn": "BN output elements",
+    "bn_params": "BN scale and shift parameters",
+    "relu": "ReLU output elements",
+    "maxpool_in": "max-pool input elements",
+    "pool_window": "avg-pool windows (kernel elements per output, summed)",
+    "adaptive_in": "adaptive avg-pool input elements",
+    "adaptive_out": "adaptive avg-pool output elements",
+    "add": "residual-add outputs (inputs - 1 per element)",
+}
+
+#: each tool's total as census terms x coefficient (docs/conventions.md explains every row)
+FORMULAS: dict[str, dict[str, int]] = {
+    "flopcounter": {"macs": 2},
+    "torchinfo": {"macs": 1, "bn_params": 1, "linear_bias_params": 1},
+    "fvcore": {"macs": 1, "bn": 2, "adaptive_in": 1},
+    "thop": {"macs": 1, "bn": 4, "adaptive_in": 1, "adaptive_out": 1},
+    "ptflops": {"macs": 1, "conv_bias": 1, "linear_bias": 1, "bn": 2, "relu": 2, "maxpool_in": 2, "adaptive_in": 2},
+    "ptflops-aten": {"macs": 1, "linear_bias": 1},
+}
+
+
+def census(graph: Graph, analysis: Analysis) -> dict[str, int]:
+    """Exact counts of every term, from the IR and the analysis."""
+    layers = {x.name: x for x in analysis.layers}
+    shapes = {x.name: x.output for x in analysis.layers}
+    c = dict.fromkeys(TERMS, 0)
+    c["macs"] = analysis.macs
+    for node in graph:
+        out = numel(shapes[node.name])
+        ins = [numel(shapes[i]) for i in node.inputs]
+        a = node.attrs
+        if node.op == "conv" and a["bias"]:
+            c["conv_bias"] += out
+        elif node.op == "linear" and a["bias"]:
+            c["linear_bias"] += out
+            c["linear_bias_params"] += a["out"]
+        elif node.op == "bn":
+            c["bn"] += out
+            c["bn_params"] += layers[node.name].params
+        elif node.op == "relu":
+            c["relu"] += out
+        elif node.op == "maxpool":
+            c["maxpool_in"] += ins[0]
+        elif node.op == "avgpool":
+            kh, kw = a["kernel"]
+            c["pool_window"] += out * kh * kw
+        elif node.op == "adaptive_avgpool":
+            c["adaptive_in"] += ins[0]
+            c["adaptive_out"] += out
+        elif node.op == "add":
+            c["add"] += (len(node.inputs) - 1) * out
+    return c
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool: str
+    total: int | None
+    predicted: int
+    terms: dict[str, int]  # census term -> what it adds beyond rescomp's MACs (coefficient x count)
+    residual: int | None
+    note: str = ""
+
+    def explanation(self) -> str:
+        """'+ 1 x MACs again (...) + 2 x BN output elements (11,113,984)': the difference from rescomp's MACs."""
+        parts = []
+        for term, coef in FORMULAS[self.tool].items():
+            extra = coef - 1 if term == "macs" else coef
+            if extra:
+                count = self.terms[term] // extra
+                label = "MACs again (counting 2 FLOPs per multiply-add)" if term == "macs" else TERMS[term]
+                parts.append(f"{'+' if extra > 0 else '-'} {abs(extra)} x {label} ({count:,})")
+        return " ".join(parts) if parts else "nothing: rescomp's MACs exactly"
+
+
+def explain(tool: str, total: int | None, c: dict[str, int], note: str = "") -> ToolResult:
+    """Decompose a tool's total with its formula; the residual is what the formula does not explain."""
+    formula = FORMULAS[tool]
+    predicted = sum(coef * c[term] for term, coef in formula.items())
+    terms = {term: (coef - 1 if term == "macs" else coef) * c[term] for term, coef in formula.items()}
+    return ToolResult(tool, total, predicted, terms, None if total is None else total - predicted, note)
+
+
+Runner = Callable[[Any, Any], int]
+
+
+def runners() -> dict[str, tuple[str, Runner]]:
+    """Each peer's standard counting call on (module, input), with the package it needs."""
+
+    def flopcounter(m: Any, x: Any) -> int:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            m(x)
+        return int(counter.get_total_flops())
+
+    def fvcore(m: Any, x: Any) -> int:
+        from fvcore.nn import FlopCountAnalysis
+
+        a = FlopCountAnalysis(m, x)
+        a.unsupported_ops_warnings(False)
+        a.uncalled_modules_warnings(False)
+        return int(a.total())
+
+    def ptflops(m: Any, x: Any, backend: str = "pytorch") -> int:
+        from ptflops import get_model_complexity_info
+
+        value, _ = get_model_complexity_info(
+            m, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False, verbose=False, backend=backend
+        )
+        return int(value)
+
+    def thop(m: Any, x: Any) -> int:
+        from thop import profile
+
+        value, _ = profile(m, inputs=(x,), verbose=False)
+        return int(value)
+
+    def torchinfo(m: Any, x: Any) -> int:
+        from torchinfo import summary
+
+        return int(summary(m, input_data=x, verbose=0).total_mult_adds)
+
+    return {
+        "flopcounter": ("torch", flopcounter),
+        "fvcore": ("fvcore", fvcore),
+        "ptflops": ("ptflops", ptflops),
+        "ptflops-aten": ("ptflops", lambda m, x: ptflops(m, x, "aten")),
+        "thop": ("thop", thop),
+        "torchinfo": ("torchinfo", torchinfo),
+    }
+
+
+def crosscheck(graph: Graph, analysis: Analysis, tools: list[str]) -> list[ToolResult]:
+    """Run each installed tool on the emitted module (seeded weights, batch as analysed)."""
+    import contextlib
+    import importlib.util
+    import io
+    import warnings
+
+    import torch
+
+    from rescomp.backends.torch_module import instantiate
+    from rescomp.backends.torch_source import emit_source
+    from rescomp.backends.weights import require_memory
+
+    require_memory(graph, f"cross-checking '{graph.name}'", analysis.activation_bytes_peak * 3)
+    c = census(graph, analysis)
+    available = runners()
+    results = []
+    for tool in tools:
+        package, run = available[tool]
+        if importlib.util.find_spec(package) is None:
+            results.append(
+                explain(tool, None, c, f"skipped: {package} is not installed (pip install 'rescomp[crosscheck]')")
+            )
+            continue
+        model = instantiate(emit_source(graph), 0).eval()
+        x = torch.zeros(analysis.input)
+        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            total = run(model, x)
+        results.append(explain(tool, total, c))
+    return results
