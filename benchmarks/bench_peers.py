@@ -77,29 +77,39 @@ print(json.dumps({{"inproc": time.perf_counter() - start, "value": a.macs}}))
 """
 
 
-def measure(cmd: list[str], runs: int, timeout: float) -> dict[str, float] | None:
-    walls, rss, inproc, value = [], [], [], 0.0
-    for _ in range(runs):
-        sink = tempfile.TemporaryFile("w+")  # a file, not a pipe: a full pipe would stall the child
+def _once(cmd: list[str], timeout: float) -> tuple[float, float, str] | None:
+    """Wall seconds, peak RSS (MiB) and stdout of one fresh process, or None on timeout."""
+    with tempfile.TemporaryFile("w+") as sink:  # a file, not a pipe: a full pipe would stall the child
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.DEVNULL, text=True)
-        deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.perf_counter() > deadline:
+            if time.perf_counter() - start > timeout:
                 proc.kill()
                 os.wait4(proc.pid, 0)
                 return None
             time.sleep(0.005)
-        walls.append(time.perf_counter() - start)
-        rss.append(usage.ru_maxrss / 1024)
+        wall = time.perf_counter() - start
         sink.seek(0)
         out = sink.read()
-        sink.close()
-        if os.waitstatus_to_exitcode(status) != 0 or not out.strip():
+    if os.waitstatus_to_exitcode(status) != 0:
+        return wall, usage.ru_maxrss / 1024, ""
+    return wall, usage.ru_maxrss / 1024, out
+
+
+def measure(cmd: list[str], runs: int, timeout: float) -> dict[str, float] | None:
+    walls, rss, inproc, value = [], [], [], 0.0
+    for _ in range(runs):
+        got = _once(cmd, timeout)
+        if got is None:
+            return None
+        wall, peak, out = got
+        if '"inproc"' not in out and out.strip().startswith("{") is False:
             return {"failed": 1.0}
+        walls.append(wall)
+        rss.append(peak)
         result = json.loads(out.strip().splitlines()[-1]) if '"inproc"' in out else {"inproc": 0.0, "value": 0}
         inproc.append(result["inproc"])
         value = result["value"]
@@ -162,8 +172,9 @@ def main() -> None:
             fastest_in = min(ok.values(), key=lambda r: r["inproc"]) if ok else None
             least_rss = min(ok.values(), key=lambda r: r["rss"]) if ok else None
             me = results["rescomp"]
+            shown = " ".join(["rescomp analyze", spec if case != "chain10000" else "chain10000.yaml", *sets])
             lines += [
-                f"**{case}** (`{' '.join(['rescomp analyze', spec if case != 'chain10000' else 'chain10000.yaml', *sets])}`)",
+                f"**{case}** (`{shown}`)",
                 "",
                 "| tool | whole process | peak RSS | in process | total it reports |",
                 "| --- | ---: | ---: | ---: | ---: |",
