@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,7 +33,7 @@ def analyze(
     """Count parameters, multiply-accumulates, FLOPs, memory and depth, without running the network."""
     from rescomp.errors import UsageError
     from rescomp.passes import analyze as run
-    from rescomp.passes import to_document
+    from rescomp.passes.analyze import write_document
     from rescomp.spec.load import build_graph
 
     if by not in (None, "stage"):
@@ -43,7 +42,7 @@ def analyze(
     names = list(specs or PAPER_DEFAULT)
     results = [run(build_graph(name, overrides)) for name in names]
     if as_json:
-        sys.stdout.write(json.dumps(to_document(results), indent=2) + "\n")
+        write_document(results, sys.stdout)
         return
     from rescomp.cli import render
 

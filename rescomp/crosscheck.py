@@ -35,11 +35,11 @@ TERMS = {
 #: each tool's total as census terms x coefficient (docs/conventions.md explains every row)
 FORMULAS: dict[str, dict[str, int]] = {
     "flopcounter": {"macs": 2},
-    "torchinfo": {"macs": 1, "bn_params": 1, "linear_bias_params": 1},
+    "torchinfo": {"macs": 1, "conv_bias": 1, "bn_params": 1, "linear_bias_params": 1},
     "fvcore": {"macs": 1, "bn": 2, "adaptive_in": 1},
     "thop": {"macs": 1, "bn": 4, "adaptive_in": 1, "adaptive_out": 1},
     "ptflops": {"macs": 1, "conv_bias": 1, "linear_bias": 1, "bn": 2, "relu": 2, "maxpool_in": 2, "adaptive_in": 2},
-    "ptflops-aten": {"macs": 1, "linear_bias": 1},
+    "ptflops-aten": {"macs": 1, "conv_bias": 1, "linear_bias": 1},
 }
 
 
@@ -90,7 +90,7 @@ class ToolResult:
         parts = []
         for term, coef in FORMULAS[self.tool].items():
             extra = coef - 1 if term == "macs" else coef
-            if extra:
+            if extra and self.terms[term]:  # terms the network does not have are left out
                 count = self.terms[term] // extra
                 label = "MACs again (counting 2 FLOPs per multiply-add)" if term == "macs" else TERMS[term]
                 parts.append(f"{'+' if extra > 0 else '-'} {abs(extra)} x {label} ({count:,})")

@@ -142,3 +142,16 @@ def test_cli_package_is_not_top_level() -> None:
 
     assert importlib.util.find_spec("rescomp.cli") is not None
     assert importlib.util.find_spec("cli") is None or Path.cwd().joinpath("cli").is_dir()
+
+
+def test_streamed_json_equals_the_document() -> None:
+    import io
+
+    import rescomp
+    from rescomp.passes import to_document
+    from rescomp.passes.analyze import write_document
+
+    models = [rescomp.analyze("resnet18"), rescomp.analyze("resnet_cifar", {"n": 2})]
+    buf = io.StringIO()
+    write_document(models, buf)
+    assert json.loads(buf.getvalue()) == json.loads(json.dumps(to_document(models)))

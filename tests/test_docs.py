@@ -24,3 +24,13 @@ def test_ci_runs_the_readme_test_command() -> None:
         "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/python -m pytest"
     )
     assert marker in readme and marker in ci
+
+
+def test_conventions_table_matches_crosscheck_formulas() -> None:
+    from rescomp.crosscheck import FORMULAS, TERMS
+
+    text = (ROOT / "docs" / "conventions.md").read_text()
+    terms = [t for t in TERMS if any(t in f for f in FORMULAS.values())]
+    assert "| tool | " + " | ".join(terms) + " |" in text
+    for tool, formula in FORMULAS.items():
+        assert f"| `{tool}` | " + " | ".join(str(formula.get(t, "")) for t in terms) + " |" in text

@@ -109,8 +109,9 @@ class Analysis:
         """Estimated inference time per GPU profile (see CONVENTIONS['roofline'])."""
         return {g.name: sum(x.roofline_s[g.name] for x in self.layers) * 1000 for g in GPUS}
 
-    def to_json(self) -> dict[str, Any]:
-        """The model's entry in the ``rescomp.analysis/1`` JSON document."""
+    def to_json(self, layers: bool = True) -> dict[str, Any]:
+        """The model's entry in the ``rescomp.analysis/1`` JSON document (``layers=False``: without the
+        per-layer list)."""
         return {
             "name": self.name,
             "settings": self.settings,
@@ -155,21 +156,7 @@ class Analysis:
                 }
                 for s in self.stages()
             ],
-            "layers": [
-                {
-                    "name": x.name,
-                    "op": x.op,
-                    "output": list(x.output),
-                    "params": x.params,
-                    "buffers": x.buffers,
-                    "macs": x.macs,
-                    "flops": x.flops,
-                    "receptive_field": x.receptive_field,
-                    "arithmetic_intensity": round(x.intensity, 4),
-                    "roofline_us": {g: round(t * 1e6, 4) for g, t in x.roofline_s.items()},
-                }
-                for x in self.layers
-            ],
+            **({"layers": [_layer_json(x) for x in self.layers]} if layers else {}),
         }
 
 
@@ -227,6 +214,38 @@ def _numel(shape: Shape) -> int:
     for d in shape:
         n *= d
     return n
+
+
+def _layer_json(x: Layer) -> dict[str, Any]:
+    return {
+        "name": x.name,
+        "op": x.op,
+        "output": list(x.output),
+        "params": x.params,
+        "buffers": x.buffers,
+        "macs": x.macs,
+        "flops": x.flops,
+        "receptive_field": x.receptive_field,
+        "arithmetic_intensity": round(x.intensity, 4),
+        "roofline_us": {g: round(t * 1e6, 4) for g, t in x.roofline_s.items()},
+    }
+
+
+def write_document(analyses: list[Analysis], out: Any) -> None:
+    """Stream the ``--json`` document to a text file: the same data as :func:`to_document`, with one
+    compact line per layer, written as it is made (a 10,000-block net never holds the whole text)."""
+    import json
+
+    out.write('{\n  "schema": ' + json.dumps(SCHEMA) + ',\n  "conventions": ')
+    out.write(json.dumps(CONVENTIONS, indent=2).replace("\n", "\n  ") + ',\n  "models": [')
+    for i, a in enumerate(analyses):
+        model = a.to_json(layers=False)
+        head = json.dumps(model, indent=2).replace("\n", "\n    ")
+        out.write(("," if i else "") + "\n    " + head[:-6] + ',\n      "layers": [')
+        for j, layer in enumerate(a.layers):
+            out.write(("," if j else "") + "\n        " + json.dumps(_layer_json(layer)))
+        out.write("\n      ]\n    }")
+    out.write("\n  ]\n}\n")
 
 
 def to_document(analyses: list[Analysis]) -> dict[str, Any]:
