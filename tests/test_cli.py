@@ -108,13 +108,15 @@ def test_exit_codes(cli, args: tuple[str, ...], code: int) -> None:  # type: ign
 
 
 def test_analyze_imports_no_heavy_modules(tmp_path: Path) -> None:
-    """Run the real CLI in a fresh interpreter where importing torch, onnx or tensorrt fails loudly."""
+    """Run the real CLI in a fresh interpreter where importing torch, onnx, tensorrt, networkx or any
+    other heavy package fails loudly: `analyze` must need none of them."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in {'torch', 'onnx', 'onnxruntime', 'tensorrt', 'numpy', 'jsonschema'}:\n"
+        "        if name.split('.')[0] in {'torch', 'onnx', 'onnxruntime', 'tensorrt', 'numpy', 'jsonschema',\n"
+        "                                  'networkx', 'pydantic', 'matplotlib', 'graphviz'}:\n"
         "            raise ImportError('blocked heavy import: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "sys.argv = ['rescomp', 'analyze', 'resnet152', '--json']\n"
