@@ -37,11 +37,11 @@ def list_specs(
     table.add_column("description")
     table.add_column("parameters (default; choices)")
     for row in rows:
-        params = []
+        shown = []
         for key, p in row["params"].items():  # type: ignore[attr-defined]
             choice = f"; {'|'.join(map(str, p['choices']))}" if p["choices"] else ""
-            params.append(f"{key}={p['default']}{choice}")
-        table.add_row(str(row["name"]), str(row["summary"]), "\n".join(params))
+            shown.append(f"{key}={p['default']}{choice}")
+        table.add_row(str(row["name"]), str(row["summary"]), "\n".join(shown))
     console().print(table)
 
 

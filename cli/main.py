@@ -76,9 +76,10 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()  # click's usage errors (typer vendors click, so match by shape): exit code 2
-            sys.exit(exc.exit_code)
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()  # click's usage errors (matched by shape, whichever click typer brings): exit code 2
+            sys.exit(code)
         if os.environ.get("RESCOMP_DEBUG"):
             raise
         sys.stderr.write(
