@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from measure import machine, run_fresh
 
 CASES = [
     ("resnet50", []),
@@ -27,14 +26,13 @@ CASES = [
 ]
 
 
-def whole_process(exe: Path, spec: str, extra: list[str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    proc = subprocess.Popen([str(exe), "analyze", spec, *extra, "--json"], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+def whole_process(exe: Path, spec: str, extra: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one `rescomp analyze --json` process."""
+    run = run_fresh([str(exe), "analyze", spec, *extra, "--json"])
+    assert run is not None
+    if run.code != 0:
         raise SystemExit(f"rescomp analyze {spec} failed")
-    return elapsed, usage.ru_maxrss * 1024  # Linux reports KiB
+    return run.wall_s, run.rss_mib
 
 
 def in_process(spec: str, extra: list[str]) -> float:
@@ -52,18 +50,6 @@ def in_process(spec: str, extra: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -77,7 +63,7 @@ def main() -> None:
         label = " ".join([spec, *extra])
         rows.append(
             f"| `{label}` | {statistics.median(p[0] for p in procs):.3f} s "
-            f"| {statistics.median(p[1] for p in procs) / 2**20:.0f} MiB "
+            f"| {statistics.median(p[1] for p in procs):.0f} MiB "
             f"| {statistics.median(inproc) * 1000:.1f} ms |"
         )
     text = "\n".join(

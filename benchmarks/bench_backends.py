@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_analyze import machine
+from measure import machine
 
 
 def main() -> None:

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_analyze import machine
+from measure import machine, run_fresh
 
 
 def cases() -> dict[str, str]:
@@ -50,16 +47,11 @@ def main() -> None:
         for label, text in cases().items():
             spec = Path(tmp) / "case.yaml"
             spec.write_text(text)
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                [str(exe), "analyze", str(spec), "--json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-            )
-            _, status, usage = os.wait4(proc.pid, 0)
-            elapsed = time.perf_counter() - start
-            err = (proc.stderr.read() if proc.stderr else "").strip().replace(str(spec), "case.yaml")
-            code = os.waitstatus_to_exitcode(status)
+            run = run_fresh([str(exe), "analyze", str(spec), "--json"])
+            assert run is not None
+            err = run.stderr.strip().replace(str(spec), "case.yaml")
             outcome = err.splitlines()[0][:110] if err else "answer"
-            rows.append(f"| {label} | {code} | {elapsed:.2f} s | {usage.ru_maxrss / 1024:.0f} MiB | {outcome} |")
+            rows.append(f"| {label} | {run.code} | {run.wall_s:.2f} s | {run.rss_mib:.0f} MiB | {outcome} |")
     text = "\n".join(
         [
             "Command: `python benchmarks/bench_hostile.py`  ",

@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_analyze import machine
 from bench_scale import spec_text
+from measure import machine, run_fresh
 
 TOOLS = {
     "FlopCounterMode": (
@@ -77,40 +75,20 @@ print(json.dumps({{"inproc": time.perf_counter() - start, "value": a.macs}}))
 """
 
 
-def _once(cmd: list[str], timeout: float) -> tuple[float, float, str] | None:
-    """Wall seconds, peak RSS (MiB) and stdout of one fresh process, or None on timeout."""
-    with tempfile.TemporaryFile("w+") as sink:  # a file, not a pipe: a full pipe would stall the child
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.DEVNULL, text=True)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - start > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                return None
-            time.sleep(0.005)
-        wall = time.perf_counter() - start
-        sink.seek(0)
-        out = sink.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        return wall, usage.ru_maxrss / 1024, ""
-    return wall, usage.ru_maxrss / 1024, out
-
-
 def measure(cmd: list[str], runs: int, timeout: float) -> dict[str, float] | None:
+    """Medians over ``runs`` fresh processes; None on a timeout, {"failed": 1} if the command fails. The
+    command prints one JSON line {"inproc": seconds, "value": total} (rescomp's CLI prints its document)."""
     walls, rss, inproc, value = [], [], [], 0.0
     for _ in range(runs):
-        got = _once(cmd, timeout)
-        if got is None:
+        run = run_fresh(cmd, timeout)
+        if run is None:
             return None
-        wall, peak, out = got
-        if '"inproc"' not in out and out.strip().startswith("{") is False:
+        if run.code != 0:
             return {"failed": 1.0}
-        walls.append(wall)
-        rss.append(peak)
-        result = json.loads(out.strip().splitlines()[-1]) if '"inproc"' in out else {"inproc": 0.0, "value": 0}
+        walls.append(run.wall_s)
+        rss.append(run.rss_mib)
+        last = run.stdout.strip().splitlines()[-1] if '"inproc"' in run.stdout else '{"inproc": 0.0, "value": 0}'
+        result = json.loads(last)
         inproc.append(result["inproc"])
         value = result["value"]
     return {

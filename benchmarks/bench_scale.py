@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_analyze import machine
+from measure import machine, run_fresh
 
 SPEC = """name: chain{n}
 input: [3, 32, 32]
@@ -61,11 +59,9 @@ def main() -> None:
             path.write_text(spec_text(n))
             procs = []
             for _ in range(args.runs):
-                start = time.perf_counter()
-                proc = subprocess.Popen([str(exe), "analyze", str(path), "--json"], stdout=subprocess.DEVNULL)
-                _, status, usage = os.wait4(proc.pid, 0)
-                assert os.waitstatus_to_exitcode(status) == 0
-                procs.append((time.perf_counter() - start, usage.ru_maxrss / 1024))
+                run = run_fresh([str(exe), "analyze", str(path), "--json"])
+                assert run is not None and run.code == 0
+                procs.append((run.wall_s, run.rss_mib))
             inproc = []
             for _ in range(args.runs):
                 start = time.perf_counter()

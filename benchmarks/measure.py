@@ -1,0 +1,55 @@
+"""What every benchmark here shares: run a command in a fresh process and read its wall time, peak RSS
+(os.wait4), exit code and output; and describe the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    rss_mib: float
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_fresh(cmd: list[str], timeout: float | None = None) -> Run | None:
+    """Run ``cmd`` once; None if it exceeds ``timeout`` seconds (it is then killed). Output goes to
+    temporary files, not pipes, so a child that writes a lot never stalls on a full pipe."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        while True:
+            pid, status, usage = os.wait4(proc.pid, 0 if timeout is None else os.WNOHANG)
+            if pid:
+                break
+            if timeout is not None and time.perf_counter() - start > timeout:
+                proc.kill()
+                os.wait4(proc.pid, 0)
+                return None
+            time.sleep(0.005)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        # Linux reports ru_maxrss in KiB
+        return Run(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read(), err.read())
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
