@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
+from rescomp.spec.grammar import BLOCK_DEF, DOCUMENT, DTYPES, FORMAT_VERSION, ITEMS, PARAM, Form, item_kinds
+from rescomp.spec.grammar import SHORTCUTS as SHORTCUTS  # re-exported: the lowering reads it from here
 from rescomp.spec.yamlsrc import LList, LMap
 
-FORMAT_VERSION = 1
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SHORTCUTS = ("A", "B", "C", "none")
-DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 RESERVED = {"input"}
 
 
@@ -148,6 +148,23 @@ class _Parser:
             if key not in m:
                 raise SpecError(f"{path}: missing required key '{key}'", m.loc)
 
+    def check(self, m: LMap, form: Form, path: str, extra: Iterable[str] = (), value: Any = None) -> None:
+        """Check ``m`` against a form of the grammar: its forbidden, unknown and missing keys.
+
+        Unknown keys are errors unless the form's other keys are block arguments; ``extra`` adds
+        allowed keys (an op's attributes). ``value`` (the discriminator's) fills in missing-key messages.
+        """
+        for bad in form.forbidden:
+            if bad.key in m:
+                raise SpecError(f"{path}: {bad.message}", m.key_locs[bad.key], hint=bad.hint)
+        if form.extra != "args":
+            self.keys(m, set(form.keys) | set(extra), path)
+        for field in form.fields:
+            if field.required and field.key not in m:
+                if field.missing is not None:
+                    raise SpecError(f"{path}: {field.missing.format(value=value)}", m.loc, hint=field.missing_hint)
+                raise SpecError(f"{path}: missing required key '{field.key}'", m.loc)
+
     def name(self, value: Any, loc: Loc, path: str) -> str:
         if not isinstance(value, str) or not NAME_RE.fullmatch(value) or keyword.iskeyword(value):
             raise SpecError(
@@ -169,10 +186,12 @@ class _Parser:
             raise SpecError(f"{path}.{key}: expected a string, got {_kind(value)}", m.loc_of(key))
         return value
 
-    def value(self, m: LMap, key: str, default: Any = None) -> Value | None:
-        if key not in m:
-            return None if default is None else Value(default, m.loc)
-        return Value(m[key], m.loc_of(key))
+    def value(self, m: LMap, key: str) -> Value | None:
+        return Value(m[key], m.loc_of(key)) if key in m else None
+
+    def field(self, m: LMap, form: Form, key: str) -> Value:
+        """The value of a field, or its default from the grammar (located at the mapping)."""
+        return Value(m[key], m.loc_of(key)) if key in m else Value(form.default(key), m.loc)
 
     def inputs(self, m: LMap, path: str) -> tuple[str, ...] | None:
         if "inputs" not in m:
@@ -197,70 +216,63 @@ class _Parser:
         from rescomp.ops import REGISTRY
 
         m = self.mapping(raw, loc, path)
-        common = {"name", "inputs", "when"}
-        if "stage" in m:  # a stage carries 'block' and 'repeat' as fields of its own
-            kinds = [k for k in ("op", "stage", "seq") if k in m]
-        else:
-            kinds = [k for k in ("op", "block", "seq", "repeat") if k in m]
+        forms = item_kinds(m)
+        kinds = [f.kind for f in forms]
         if "repeat" in kinds and "block" in kinds:
             raise SpecError(
                 f"{path}: 'repeat' with 'block' needs a 'stage' name",
                 m.loc,
                 hint="write {stage: layer1, block: basic, repeat: 3}, or put the block under 'layers'",
             )
-        if len(kinds) != 1:
+        if len(forms) != 1:
+            keys = [f"'{f.key}'" for f in ITEMS]
             raise SpecError(
-                f"{path}: a layer needs exactly one of 'op', 'block', 'stage', 'seq' or 'repeat'"
+                f"{path}: a layer needs exactly one of {', '.join(keys[:-1])} or {keys[-1]}"
                 + (f", got {', '.join(kinds)}" if kinds else ""),
                 m.loc,
                 hint="e.g. {op: conv, out: 64} or {stage: layer1, block: basic, repeat: 2}",
             )
-        kind = kinds[0]
+        form = forms[0]
         name = self.name(m["name"], m.loc_of("name"), f"{path}.name") if "name" in m else None
         when = self.value(m, "when")
-        if kind == "op":
+        if form.kind == "op":
             op = m["op"]
             spec = REGISTRY.get(op) if isinstance(op, str) else None
             if spec is None or not spec.public:
                 public = [k for k, v in REGISTRY.items() if v.public]
                 raise SpecError(f"{path}.op: unknown op {op!r}", m.loc_of("op"), hint=did_you_mean(str(op), public))
-            self.keys(m, common | {"op"} | set(spec.attrs), f"{path} ({op})")
+            self.check(m, form, f"{path} ({op})", extra=spec.attrs)
             attrs = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k in spec.attrs}
             return OpItem(op, name, self.inputs(m, path), when, attrs, m.loc)
-        if kind == "block":
-            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in common | {"block"}}
+        if form.kind == "block":
+            self.check(m, form, path)
+            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in form.keys}
             return BlockItem(Value(m["block"], m.loc_of("block")), name, self.inputs(m, path), when, args, m.loc)
-        if kind == "stage":
-            if "name" in m:
-                raise SpecError(
-                    f"{path}: a stage is named by 'stage'",
-                    m.key_locs["name"],
-                    hint="write {stage: layer1, ...} without 'name'",
-                )
+        if form.kind == "stage":
+            for bad in form.forbidden:  # before the stage's own name is checked
+                if bad.key in m:
+                    raise SpecError(f"{path}: {bad.message}", m.key_locs[bad.key], hint=bad.hint)
             stage = self.name(m["stage"], m.loc_of("stage"), f"{path}.stage")
-            if "block" not in m:
-                raise SpecError(f"{path}: stage '{stage}' needs 'block'", m.loc, hint="name a block from 'blocks'")
+            self.check(m, form, path, value=stage)
             first = m.get("first", LMap())
             if not isinstance(first, LMap):
                 raise SpecError(f"{path}.first: expected a mapping of block arguments", m.loc_of("first"))
-            fixed = common | {"stage", "block", "repeat", "first"}
-            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in fixed}
+            args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in form.keys}
             return StageItem(
                 stage,
                 Value(m["block"], m.loc_of("block")),
-                self.value(m, "repeat", 1) or Value(1, m.loc),
+                self.field(m, form, "repeat"),
                 args,
                 {k: Value(v, first.loc_of(k)) for k, v in first.items()},
                 self.inputs(m, path),
                 when,
                 m.loc,
             )
-        if kind == "seq":
-            self.keys(m, {"seq", "layers", "inputs", "when"}, path, ("layers",))
+        self.check(m, form, path)
+        if form.kind == "seq":
             seq = self.name(m["seq"], m.loc_of("seq"), f"{path}.seq")
             layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
             return SeqItem(seq, layers, self.inputs(m, path), when, m.loc)
-        self.keys(m, {"repeat", "layers", "when"}, path, ("layers",))
         layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
         return RepeatItem(Value(m["repeat"], m.loc_of("repeat")), layers, when, m.loc)
 
@@ -268,12 +280,7 @@ class _Parser:
     def block(self, name: str, raw: Any, loc: Loc) -> BlockDef:
         path = f"blocks.{name}"
         m = self.mapping(raw, loc, path)
-        self.keys(
-            m,
-            {"params", "vars", "layers", "residual", "projection_from", "projection_bn", "post", "doc"},
-            path,
-            ("layers",),
-        )
+        self.check(m, BLOCK_DEF, path)
         params_raw = self.mapping(m.get("params", _empty(m.loc)), m.loc_of("params"), f"{path}.params")
         params = {}
         for key, value in params_raw.items():
@@ -286,9 +293,9 @@ class _Parser:
             params,
             self.vars(m, path),
             self.items(m["layers"], m.loc_of("layers"), f"{path}.layers"),
-            self.value(m, "residual", True) or Value(True, m.loc),
+            self.field(m, BLOCK_DEF, "residual"),
             projection_from,
-            self.value(m, "projection_bn", True) or Value(True, m.loc),
+            self.field(m, BLOCK_DEF, "projection_bn"),
             self.items(m["post"], m.loc_of("post"), f"{path}.post") if "post" in m else (),
             m.loc,
         )
@@ -309,12 +316,12 @@ class _Parser:
             loc = raw.loc_of(key)
             choices, doc = None, ""
             if isinstance(value, LMap):
-                self.keys(value, {"default", "choices", "doc"}, f"params.{key}", ("default",))
+                self.check(value, PARAM, f"params.{key}")
                 if "choices" in value:
                     if not isinstance(value["choices"], list) or not value["choices"]:
                         raise SpecError(f"params.{key}.choices: expected a non-empty list", value.loc_of("choices"))
                     choices = tuple(value["choices"])
-                doc = self.string(value, "doc", f"params.{key}", "")
+                doc = self.string(value, "doc", f"params.{key}", PARAM.default("doc"))
                 value = value["default"]
                 if choices is not None and value not in choices:
                     raise SpecError(f"params.{key}: default {value!r} is not among its choices", loc)
@@ -326,21 +333,7 @@ class _Parser:
     def document(self, raw: Any) -> Spec:
         top = Loc(self.file, 1, 1)
         m = self.mapping(raw, top, "spec")
-        allowed = {
-            "rescomp",
-            "name",
-            "description",
-            "params",
-            "vars",
-            "input",
-            "batch",
-            "dtype",
-            "shortcut",
-            "defaults",
-            "blocks",
-            "layers",
-        }
-        self.keys(m, allowed, "spec", ("name", "input", "layers"))
+        self.check(m, DOCUMENT, "spec")
         version = m.get("rescomp", FORMAT_VERSION)
         if version != FORMAT_VERSION:
             raise SpecError(
@@ -351,7 +344,7 @@ class _Parser:
         name = self.string(m, "name", "spec")
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
             raise SpecError(f"spec name {name!r} may use only letters, digits, '_', '-' and '.'", m.loc_of("name"))
-        dtype = self.string(m, "dtype", "spec", "float32")
+        dtype = self.string(m, "dtype", "spec", DOCUMENT.default("dtype"))
         if dtype not in DTYPES:
             raise SpecError(f"unknown dtype '{dtype}'", m.loc_of("dtype"), hint=did_you_mean(dtype, DTYPES))
         defaults = self.defaults(m)
@@ -360,15 +353,15 @@ class _Parser:
         for key, value in blocks_raw.items():
             blocks[self.name(key, blocks_raw.key_locs[key], "blocks")] = self.block(key, value, blocks_raw.loc_of(key))
         params = self.params(m)
-        shortcut = self.value(m, "shortcut", "B") or Value("B", m.loc)
+        shortcut = self.field(m, DOCUMENT, "shortcut")
         return Spec(
             name=name,
-            description=self.string(m, "description", "spec", ""),
+            description=self.string(m, "description", "spec", DOCUMENT.default("description")),
             file=self.file,
             params=params,
             vars=self.vars(m, "spec"),
             input=Value(m["input"], m.loc_of("input")),
-            batch=self.value(m, "batch", 1) or Value(1, m.loc),
+            batch=self.field(m, DOCUMENT, "batch"),
             dtype=dtype,
             shortcut=shortcut,
             defaults=defaults,

@@ -1,190 +1,141 @@
-"""The JSON Schema of the spec format, generated from the op registry so the two never diverge.
+"""The JSON Schema of the spec format, generated from the grammar table and the op registry.
 
 ``rescomp schema`` prints it; point an editor's YAML language server at it for validation and
-completion. The loader does its own checks (with line and column); tests keep both in agreement.
+completion. The loader does its own checks (with line and column) from the same table
+(:mod:`rescomp.spec.grammar`), so the two accept the same keys.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rescomp.spec.model import DTYPES, FORMAT_VERSION, SHORTCUTS
+from rescomp.spec.grammar import BLOCK_DEF, DOCUMENT, DTYPES, FORMAT_VERSION, ITEMS, OP, PARAM, Field, FieldType, Form
 
 SCHEMA_ID = "https://rescomp.dev/schema/spec-1.json"
 
-_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}
-_EXPR_INT = {"anyOf": [{"type": "integer"}, {"type": "string"}], "description": "integer or expression"}
-_WHEN = {"anyOf": [{"type": "boolean"}, {"type": "string"}], "description": "include this layer only if true"}
-_INPUTS = {
-    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
-    "description": "earlier layers (of this scope) to read; 'input' is the scope's input; default: the previous layer",
-}
+_LAYERS = {"type": "array", "items": {"$ref": "#/$defs/layer"}}
 _ARG = {"description": "block argument: a value or an expression"}
+_SCALAR = {"type": ["integer", "number", "string", "boolean", "array"]}
+
+
+def _defaults() -> dict[str, Any]:
+    from rescomp.ops import REGISTRY
+
+    return {
+        "type": "object",
+        "properties": {
+            k: {
+                "type": "object",
+                "properties": {a: v.json_schema() for a, v in op.attrs.items()},
+                "additionalProperties": False,
+            }
+            for k, op in sorted(REGISTRY.items())
+            if op.public
+        },
+        "additionalProperties": False,
+    }
+
+
+def _type(t: FieldType) -> dict[str, Any]:
+    """The schema of one field type of the grammar."""
+    types: dict[str, Any] = {
+        "op": lambda: {"type": "string"},  # each op's alternative makes it a const
+        "name": lambda: {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "spec-name": lambda: {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]+$"},
+        "string": lambda: {"type": "string"},
+        "block-ref": lambda: {"type": "string"},
+        "expr-int": lambda: {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+        "bool-expr": lambda: {"anyOf": [{"type": "boolean"}, {"type": "string"}]},
+        "inputs": lambda: {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
+        },
+        "layers": lambda: dict(_LAYERS),
+        "args": lambda: {"type": "object", "additionalProperties": _ARG},
+        "exprs": lambda: {"type": "object"},
+        "block-params": lambda: {"type": "object", "additionalProperties": True},
+        "params": lambda: {"type": "object", "additionalProperties": {"anyOf": [_SCALAR, _form(PARAM)]}},
+        "param-value": lambda: dict(_SCALAR),
+        "choices": lambda: {"type": "array", "minItems": 1},
+        "version": lambda: {"const": FORMAT_VERSION},
+        "shape": lambda: {
+            "anyOf": [
+                {"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 1},
+                {"type": "string", "pattern": r"^\d+(x\d+)*$"},
+            ]
+        },
+        "dtype": lambda: {"enum": sorted(DTYPES)},
+        "shortcut": lambda: {"type": "string"},
+        "defaults": _defaults,
+        "blocks": lambda: {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"}},
+    }
+    out: dict[str, Any] = types[t]()
+    return out
+
+
+_TYPE_DOC = {"expr-int": "an integer or an expression", "bool-expr": "a boolean or an expression"}
+
+
+def _field(f: Field) -> dict[str, Any]:
+    out = _type(f.type)
+    doc = "; ".join(d for d in (f.doc, _TYPE_DOC.get(f.type, "")) if d)
+    if doc:
+        out["description"] = doc
+    if f.default is not None:
+        out["default"] = f.default
+    return out
+
+
+def _form(form: Form, properties: dict[str, Any] | None = None, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The object schema of a form; ``properties`` replace or add to its fields' (an op's attributes)."""
+    props = {f.key: _field(f) for f in form.fields}
+    props.update(properties or {})
+    out: dict[str, Any] = {"type": "object"}
+    if form.key is not None:
+        out["title"] = form.kind
+    out["description"] = form.doc
+    out["properties"] = props
+    out["required"] = [*form.required, *required]
+    # A form whose other keys are block arguments must still reject the keys that name other layer
+    # kinds (unless they are its own fields, as 'block' and 'repeat' are a stage's) and its forbidden keys.
+    if form.extra == "args":
+        others = [g.key for g in ITEMS if g is not form and g.key not in form.keys]
+        excluded = [*others, *(bad.key for bad in form.forbidden)]
+        out["not"] = {"anyOf": [{"required": [k]} for k in excluded]}
+        out["additionalProperties"] = _ARG
+    else:
+        out["additionalProperties"] = False
+    return out
 
 
 def _op_items() -> list[dict[str, Any]]:
+    """The op layer kind: one alternative per public op, its attributes from the registry."""
     from rescomp.ops import REGISTRY
 
     out = []
     for kind, op in sorted(REGISTRY.items()):
         if not op.public:
             continue
-        props: dict[str, Any] = {
-            "op": {"const": kind, "description": op.doc},
-            "name": _NAME,
-            "inputs": _INPUTS,
-            "when": _WHEN,
-        }
-        props.update({k: a.json_schema() for k, a in op.attrs.items()})
-        required = ["op", *[k for k, a in op.attrs.items() if a.required]]
-        out.append(
-            {
-                "type": "object",
-                "title": kind,
-                "description": op.doc,
-                "properties": props,
-                "required": required,
-                "additionalProperties": False,
-            }
+        attrs = {k: a.json_schema() for k, a in op.attrs.items()}
+        item = _form(
+            OP,
+            {"op": {"const": kind, "description": op.doc}, **attrs},
+            tuple(k for k, a in op.attrs.items() if a.required),
         )
+        item["title"], item["description"] = kind, op.doc
+        out.append(item)
     return out
 
 
 def spec_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a rescomp spec."""
-    layer_ref = {"$ref": "#/$defs/layer"}
-    layers = {"type": "array", "items": layer_ref}
-    block_item = {
-        "type": "object",
-        "title": "block",
-        "description": "one instance of a block from 'blocks'; other keys are block arguments",
-        "properties": {"block": {"type": "string"}, "name": _NAME, "inputs": _INPUTS, "when": _WHEN},
-        "required": ["block"],
-        "not": {
-            "anyOf": [{"required": ["op"]}, {"required": ["stage"]}, {"required": ["seq"]}, {"required": ["repeat"]}]
-        },
-        "additionalProperties": _ARG,
-    }
-    stage_item = {
-        "type": "object",
-        "title": "stage",
-        "description": "a named container of 'repeat' blocks, named stage.0, stage.1, ...; "
-        "other keys are arguments to every block, 'first' overrides them for block 0",
-        "properties": {
-            "stage": _NAME,
-            "block": {"type": "string"},
-            "repeat": _EXPR_INT,
-            "first": {"type": "object", "additionalProperties": _ARG},
-            "inputs": _INPUTS,
-            "when": _WHEN,
-        },
-        "required": ["stage", "block"],
-        "not": {"anyOf": [{"required": ["op"]}, {"required": ["seq"]}, {"required": ["name"]}]},
-        "additionalProperties": _ARG,
-    }
-    seq_item = {
-        "type": "object",
-        "title": "seq",
-        "description": "a named sequence whose layers are named by index (features.0, features.1, ...)",
-        "properties": {"seq": _NAME, "layers": layers, "inputs": _INPUTS, "when": _WHEN},
-        "required": ["seq", "layers"],
-        "additionalProperties": False,
-    }
-    repeat_item = {
-        "type": "object",
-        "title": "repeat",
-        "description": "the layers, repeated inline",
-        "properties": {"repeat": _EXPR_INT, "layers": layers, "when": _WHEN},
-        "required": ["repeat", "layers"],
-        "additionalProperties": False,
-    }
-    param = {
-        "anyOf": [
-            {"type": ["integer", "number", "string", "boolean", "array"]},
-            {
-                "type": "object",
-                "properties": {
-                    "default": {"type": ["integer", "number", "string", "boolean", "array"]},
-                    "choices": {"type": "array", "minItems": 1},
-                    "doc": {"type": "string"},
-                },
-                "required": ["default"],
-                "additionalProperties": False,
-            },
-        ]
-    }
-    block_def = {
-        "type": "object",
-        "properties": {
-            "doc": {"type": "string"},
-            "params": {
-                "type": "object",
-                "description": "parameters with defaults; null means required",
-                "additionalProperties": True,
-            },
-            "vars": {"type": "object", "description": "derived values (expressions), in order"},
-            "layers": layers,
-            "residual": {"anyOf": [{"type": "boolean"}, {"type": "string"}], "default": True},
-            "projection_from": {**_NAME, "description": "body layer a projection shortcut reads"},
-            "projection_bn": {"anyOf": [{"type": "boolean"}, {"type": "string"}], "default": True},
-            "post": {**layers, "description": "layers after the residual add"},
-        },
-        "required": ["layers"],
-        "additionalProperties": False,
-    }
-    from rescomp.ops import REGISTRY
-
+    layer: list[dict[str, Any]] = []
+    for form in ITEMS:
+        layer.extend(_op_items() if form is OP else [_form(form)])
+    document = _form(DOCUMENT)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "rescomp spec",
-        "description": "A residual network architecture for rescomp (docs/spec.md).",
-        "type": "object",
-        "properties": {
-            "rescomp": {"const": FORMAT_VERSION, "description": "spec format version"},
-            "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]+$"},
-            "description": {"type": "string"},
-            "params": {
-                "type": "object",
-                "additionalProperties": param,
-                "description": "user-settable parameters (--set key=value)",
-            },
-            "vars": {"type": "object", "description": "derived values (expressions), in order"},
-            "input": {
-                "anyOf": [
-                    {"type": "array", "items": {"type": ["integer", "string"]}, "minItems": 1},
-                    {"type": "string", "pattern": r"^\d+(x\d+)*$"},
-                ],
-                "description": "input shape without the batch dimension, e.g. [3, 224, 224] or 3x224x224",
-            },
-            "batch": {**_EXPR_INT, "default": 1},
-            "dtype": {"enum": sorted(DTYPES), "default": "float32"},
-            "shortcut": {
-                "type": "string",
-                "description": f"residual shortcut policy: {', '.join(SHORTCUTS)}",
-                "default": "B",
-            },
-            "defaults": {
-                "type": "object",
-                "description": "default attributes per op",
-                "properties": {
-                    k: {
-                        "type": "object",
-                        "properties": {a: v.json_schema() for a, v in op.attrs.items()},
-                        "additionalProperties": False,
-                    }
-                    for k, op in sorted(REGISTRY.items())
-                    if op.public
-                },
-                "additionalProperties": False,
-            },
-            "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"}},
-            "layers": layers,
-        },
-        "required": ["name", "input", "layers"],
-        "additionalProperties": False,
-        "$defs": {
-            "block": block_def,
-            "layer": {"oneOf": [*_op_items(), block_item, stage_item, seq_item, repeat_item]},
-        },
+        **document,
+        "$defs": {"block": _form(BLOCK_DEF), "layer": {"oneOf": layer}},
     }
