@@ -13,23 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from rescomp.ir import Graph
-from rescomp.ops import numel
+from rescomp.ops import REGISTRY
 from rescomp.passes import Analysis
 
-#: what each census term counts (all include the batch)
+#: what each census term counts (all include the batch): rescomp's MACs, then each op's terms
 TERMS = {
     "macs": "multiply-accumulates of conv and linear layers (rescomp's MACs)",
-    "conv_bias": "output elements of convolutions with a bias",
-    "linear_bias": "output elements of linear layers with a bias",
-    "linear_bias_params": "bias parameters of linear layers",
-    "bn": "BN output elements",
-    "bn_params": "BN scale and shift parameters",
-    "relu": "ReLU output elements",
-    "maxpool_in": "max-pool input elements",
-    "pool_window": "avg-pool windows (kernel elements per output, summed)",
-    "adaptive_in": "adaptive avg-pool input elements",
-    "adaptive_out": "adaptive avg-pool output elements",
-    "add": "residual-add outputs (inputs - 1 per element)",
+    **{term: doc for op in REGISTRY.values() for term, doc in op.census_terms.items()},
 }
 
 #: each tool's total as census terms x coefficient (docs/conventions.md explains every row)
@@ -44,35 +34,15 @@ FORMULAS: dict[str, dict[str, int]] = {
 
 
 def census(graph: Graph, analysis: Analysis) -> dict[str, int]:
-    """Exact counts of every term, from the IR and the analysis."""
+    """Exact counts of every term, from the IR and the analysis: the sum of each node's op census."""
     layers = {x.name: x for x in analysis.layers}
-    shapes = {x.name: x.output for x in analysis.layers}
     c = dict.fromkeys(TERMS, 0)
     c["macs"] = analysis.macs
     for node in graph:
-        out = numel(shapes[node.name])
-        ins = [numel(shapes[i]) for i in node.inputs]
-        a = node.attrs
-        if node.op == "conv" and a["bias"]:
-            c["conv_bias"] += out
-        elif node.op == "linear" and a["bias"]:
-            c["linear_bias"] += out
-            c["linear_bias_params"] += a["out"]
-        elif node.op == "bn":
-            c["bn"] += out
-            c["bn_params"] += layers[node.name].params
-        elif node.op == "relu":
-            c["relu"] += out
-        elif node.op == "maxpool":
-            c["maxpool_in"] += ins[0]
-        elif node.op == "avgpool":
-            kh, kw = a["kernel"]
-            c["pool_window"] += out * kh * kw
-        elif node.op == "adaptive_avgpool":
-            c["adaptive_in"] += ins[0]
-            c["adaptive_out"] += out
-        elif node.op == "add":
-            c["add"] += (len(node.inputs) - 1) * out
+        ins = [layers[i].output for i in node.inputs]
+        layer = layers[node.name]
+        for term, count in REGISTRY[node.op].census(node.attrs, ins, layer.output, layer.params).items():
+            c[term] += count
     return c
 
 

@@ -31,22 +31,22 @@ def _g() -> Graph:
 
 def test_lint_accepts_add_of_same_input_twice() -> None:
     g = _g()
-    g.add(Node("a", "add", ("input", "input"), {}))
+    g.add(Node("a", "add", ("input", "input"), {}), g.root)
     lint(g)
     assert g.g.number_of_edges() == 1 and g["a"].inputs == ("input", "input")
 
 
 def test_lint_rejects_unknown_op_and_attr_and_bad_name() -> None:
     g = _g()
-    g.add(Node("x", "gelu", ("input",), {}))
+    g.add(Node("x", "gelu", ("input",), {}), g.root)
     with pytest.raises(SpecError, match="unknown op 'gelu'"):
         lint(g)
     g = _g()
-    g.add(Node("x", "relu", ("input",), {"alpha": 1}))
+    g.add(Node("x", "relu", ("input",), {"alpha": 1}), g.root)
     with pytest.raises(SpecError, match="no attribute 'alpha'"):
         lint(g)
     g = _g()
-    g.add(Node("x.class", "relu", ("input",), {}))
+    g.add(Node("x.class", "relu", ("input",), {}), g.root)
     with pytest.raises(SpecError, match="not a safe identifier"):
         lint(g)
 
@@ -54,9 +54,9 @@ def test_lint_rejects_unknown_op_and_attr_and_bad_name() -> None:
 def test_lint_rejects_cycles_and_undefined_inputs() -> None:
     g = _g()
     with pytest.raises(SpecError, match="not defined before"):
-        g.add(Node("a", "relu", ("b",), {}))
-    g.add(Node("a", "relu", ("input",), {}))
-    g.add(Node("b", "relu", ("a",), {}))
+        g.add(Node("a", "relu", ("b",), {}), g.root)
+    g.add(Node("a", "relu", ("input",), {}), g.root)
+    g.add(Node("b", "relu", ("a",), {}), g.root)
     g._nodes["a"] = Node("a", "relu", ("b",), {})  # forge a cycle a <-> b behind the builder's back
     with pytest.raises(SpecError, match="a cycle or a forward reference"):
         lint(g)
@@ -64,8 +64,8 @@ def test_lint_rejects_cycles_and_undefined_inputs() -> None:
 
 def test_networkx_view() -> None:
     g = _g()
-    g.add(Node("a", "relu", ("input",), {}))
-    g.add(Node("b", "add", ("a", "input"), {}))
+    g.add(Node("a", "relu", ("input",), {}), g.root)
+    g.add(Node("b", "add", ("a", "input"), {}), g.root)
     assert sorted(g.g.edges) == [("a", "b"), ("input", "a"), ("input", "b")]
     assert g.consumers("input") == ["a", "b"]
 

@@ -6,22 +6,22 @@ from rescomp.ir import Graph, Node
 from rescomp.ops import REGISTRY
 from rescomp.passes.depth import count_depth
 from rescomp.passes.memory import estimate_memory
-from rescomp.passes.shapes import infer_shapes
 from tests.helpers import run_text
 
 
 def _graph(*nodes: tuple[str, str, tuple[str, ...], dict]) -> Graph:  # type: ignore[type-arg]
     g = Graph("t")
-    g.add(Node("input", "input", (), REGISTRY["input"].complete({"shape": "1x2x4x4"})))
+    g.add(Node("input", "input", (), REGISTRY["input"].complete({"shape": "1x2x4x4"}), shape=(1, 2, 4, 4)))
     for name, op, ins, attrs in nodes:
-        g.add(Node(name, op, ins, REGISTRY[op].complete(attrs)))
+        a = REGISTRY[op].complete(attrs)
+        g.add(Node(name, op, ins, a, shape=REGISTRY[op].shape(a, [g.shape(i) for i in ins])), g.root)
     return g
 
 
 def test_memory_liveness_branch() -> None:
     # input(32) -> a(conv 2ch, 32) ; b(relu of a, 32) ; c(add a, b) : a stays alive until c
     g = _graph(("a", "conv", ("input",), {"out": 2}), ("b", "relu", ("a",), {}), ("c", "add", ("a", "b"), {}))
-    m = estimate_memory(g, infer_shapes(g), 4)
+    m = estimate_memory(g, g.shapes(), 4)
     elems = 2 * 4 * 4
     assert m.total_bytes == 4 * elems * 4
     # while c runs: a, b and c are alive (input was freed after a)
@@ -30,7 +30,7 @@ def test_memory_liveness_branch() -> None:
 
 def test_memory_chain_frees_inputs() -> None:
     g = _graph(("a", "relu", ("input",), {}), ("b", "relu", ("a",), {}), ("c", "relu", ("b",), {}))
-    m = estimate_memory(g, infer_shapes(g), 2)
+    m = estimate_memory(g, g.shapes(), 2)
     assert m.peak_bytes == 2 * 32 * 2  # one input and one output at a time
 
 

@@ -70,7 +70,7 @@ def test_preflight_lists_unmapped_ops(monkeypatch: pytest.MonkeyPatch) -> None:
 
     graph = build_graph(load_spec_text("name: t\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4}\n  - {op: relu}\n"))
     assert trt_b.preflight(graph) == []
-    monkeypatch.setattr(type(REGISTRY["relu"]), "tensorrt", None)
+    monkeypatch.setattr(type(REGISTRY["relu"]), "tensorrt_layer", None)
     assert trt_b.preflight(graph) == ["relu1 (relu)"]
 
 

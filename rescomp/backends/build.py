@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rescomp import __version__
+from rescomp.backends.manifest import build_manifest, spec_hash
 from rescomp.errors import BackendUnavailable
 from rescomp.fsutil import write_files
 from rescomp.ir import Graph
@@ -44,29 +44,14 @@ class BuildReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def spec_hash(graph: Graph) -> str:
-    """A stable hash of the network: every node's name, op, inputs and attributes, and the dtype."""
-    h = hashlib.sha256(graph.dtype.encode())
-    for node in graph:
-        h.update(repr((node.name, node.op, node.inputs, sorted(node.attrs.items()))).encode())
-    return h.hexdigest()
-
-
 def _manifest(graph: Graph, opts: BuildOptions, files: dict[str, bytes], **extra: Any) -> bytes:
-    info = {
-        "schema": "rescomp.build/1",
-        "target": opts.target,
-        "rescomp": __version__,
-        "spec": graph.name,
-        "source": opts.origin,
-        "settings": graph.params,
-        "spec_hash": spec_hash(graph),
-        "seed": None if opts.weights is not None else opts.seed,
-        "weights_from": str(opts.weights) if opts.weights is not None else None,
-        **extra,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-    }
-    return (json.dumps(info, indent=2) + "\n").encode()
+    return build_manifest(graph, opts.target, files, origin=opts.origin, seed=opts.seed, weights=opts.weights, **extra)
+
+
+def _write(out_dir: Path, files: dict[str, bytes]) -> dict[str, str]:
+    """Write the files (all or none), then return their digests."""
+    write_files(out_dir, files, create=True)
+    return {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
 
 
 def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str], None] = lambda s: None) -> BuildReport:
@@ -80,14 +65,12 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
         from rescomp.backends.torch_build import build_torch
 
         step("initialising weights and writing model.py and model.safetensors")
-        result = build_torch(
-            source,
-            out_dir,
-            seed=opts.seed,
-            weights=opts.weights,
-            manifest={"spec": graph.name, "source": opts.origin, "settings": graph.params},
+        made = build_torch(source, seed=opts.seed, weights=opts.weights)
+        files = dict(made.files)
+        files["build.json"] = _manifest(
+            graph, opts, made.files, torch=made.torch, **{"class": source.class_name}, params=made.params
         )
-        return BuildReport(result.files, f"{result.params:,} parameters")
+        return BuildReport(_write(out_dir, files), f"{made.params:,} parameters")
 
     from rescomp.backends.weights import load_weights
 
@@ -106,10 +89,7 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
         files = {"model.pt2": blob}
         extra = {"torch": torch.__version__.split("+")[0], "device": opts.device, "max_batch": profile.max}
         files["build.json"] = _manifest(graph, opts, files, **extra)
-        write_files(out_dir, files, create=True)
-        return BuildReport(
-            {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}, f"AOTInductor package for {opts.device}"
-        )
+        return BuildReport(_write(out_dir, files), f"AOTInductor package for {opts.device}")
 
     from rescomp.backends.onnx_export import check_onnx, export_onnx
 
@@ -129,11 +109,7 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
     if opts.target == "onnx":
         files = {"model.onnx": onnx_bytes}
         files["build.json"] = _manifest(graph, opts, files, **onnx_info)
-        write_files(out_dir, files, create=True)
-        return BuildReport(
-            {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
-            f"opset {onnx_info['opset']}, {len(exported.folded)} BN folded",
-        )
+        return BuildReport(_write(out_dir, files), f"opset {onnx_info['opset']}, {len(exported.folded)} BN folded")
     return _build_tensorrt(graph, out_dir, opts, onnx_bytes, onnx_info, step)
 
 
@@ -187,9 +163,8 @@ def _build_tensorrt(
         gpu=host.gpu,
         parity=stats,
     )
-    write_files(out_dir, files, create=True)
     return BuildReport(
-        {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+        _write(out_dir, files),
         f"engine for {host.gpu}; parity vs onnxruntime: max rel {stats['max_rel']:.2e}, "
         f"mean abs {stats['mean_abs']:.2e}, p99 abs {stats['p99_abs']:.2e}",
         {"parity": stats},

@@ -2,7 +2,8 @@
 
 Node names equal IR names; tensors are named after the IR node that writes them (the graph's input is
 ``input`` and its output ``output``). The batch dimension is dynamic. BatchNorm that directly follows a
-convolution is folded into that convolution's weights unless ``fold_bn`` is off. For fp16 and bf16
+convolution is folded into that convolution's weights (the ``fold_bn`` pass) unless ``fold_bn`` is
+off; the export itself is a pure mapping of the (folded) graph, one op's ``onnx()`` per node. For fp16 and bf16
 the weights are stored in that type and the graph casts its fp32 input in and its output back to fp32,
 so the precision lives in the file: TensorRT 10.12+ builds it strongly typed as written.
 """
@@ -17,7 +18,7 @@ from rescomp.errors import SpecError
 from rescomp.ir import Graph
 from rescomp.ops import REGISTRY
 from rescomp.ops.base import OnnxConst, OnnxNode
-from rescomp.passes.shapes import infer_shapes
+from rescomp.passes.fold_bn import fold_bn as _fold
 
 DEFAULT_OPSET = 17  # TensorRT 10.x parses up to 24, 11.x up to 25; onnx 1.23 would write 28
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -28,31 +29,6 @@ BF16_OPSET = 22  # Conv, Gemm, Relu and pooling accept bfloat16 from opset 22
 class OnnxResult:
     model: Any  # onnx.ModelProto
     folded: tuple[str, ...]  # BN nodes folded into their convolution
-
-
-def _bn_folds(graph: Graph) -> dict[str, str]:
-    """conv name -> the BN it absorbs: a BN whose input is a conv that nothing else reads."""
-    folds = {}
-    for node in graph:
-        if node.op == "bn":
-            (src,) = node.inputs
-            if graph[src].op == "conv" and graph.consumers(src) == [node.name]:
-                folds[src] = node.name
-    return folds
-
-
-def _fold(weights: dict[str, Any], conv: str, bn: str, eps: float, out_channels: int) -> tuple[Any, Any]:
-    import numpy as np
-
-    w = weights[f"{conv}.weight"].astype(np.float64)
-    b = weights.get(f"{conv}.bias")
-    b = np.zeros(out_channels) if b is None else b.astype(np.float64)
-    gamma = weights.get(f"{bn}.weight", np.ones(out_channels)).astype(np.float64)
-    beta = weights.get(f"{bn}.bias", np.zeros(out_channels)).astype(np.float64)
-    mean = weights[f"{bn}.running_mean"].astype(np.float64)
-    var = weights[f"{bn}.running_var"].astype(np.float64)
-    scale = gamma / np.sqrt(var + eps)
-    return (w * scale[:, None, None, None]).astype(np.float32), ((b - mean) * scale + beta).astype(np.float32)
 
 
 def export_onnx(
@@ -79,9 +55,19 @@ def export_onnx(
     if not 13 <= opset <= 25:
         raise SpecError(f"opset {opset} is outside 13..25", hint="TensorRT 10 parses up to 24, 11 up to 25")
     elem = {"fp32": TensorProto.FLOAT, "fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}[precision]
-    shapes = infer_shapes(graph)
-    folds = _bn_folds(graph) if fold_bn else {}
-    folded = set(folds.values())
+    for node in graph:
+        need = REGISTRY[node.op].min_opset
+        if opset < need:
+            raise SpecError(
+                f"op '{node.op}' needs ONNX opset {need} or newer, got {opset}",
+                node.loc,
+                node=node.name,
+                hint=f"pass --opset {max(need, DEFAULT_OPSET)}",
+            )
+    folded: tuple[str, ...] = ()
+    if fold_bn:
+        result = _fold(graph, weights)
+        graph, weights, folded = result.graph, result.weights, result.folded
     tensor = {graph.input: "input"}
     nodes: list[Any] = []
     inits: dict[str, Any] = {}
@@ -100,18 +86,13 @@ def export_onnx(
         nodes.append(helper.make_node("Cast", ["input"], ["input.cast"], name="input/cast", to=elem))
         tensor[graph.input] = "input.cast"
     for node in graph:
-        if node.op == "input" or node.name in folded:
-            if node.name in folded:
-                tensor[node.name] = tensor[node.inputs[0]]
+        if node.name == graph.input:
             continue
-        op = REGISTRY[node.op]
-        ins = [shapes[i] for i in node.inputs]
         out = node.name if (node.name != graph.output or precision != "fp32") else "output"
-        target = folds.get(node.name)
-        if target is not None:  # conv + BN -> conv with folded weights and a bias
-            out = target if (target != graph.output or precision != "fp32") else "output"
         try:
-            emitted = op.onnx(node.attrs, ins, [tensor[i] for i in node.inputs], out, node.name)
+            emitted = REGISTRY[node.op].onnx(
+                node.attrs, graph.input_shapes(node), [tensor[i] for i in node.inputs], out, node.name, opset
+            )
         except SpecError as exc:
             raise exc.with_context(loc=node.loc, node=node.name) from None
         for item in emitted:
@@ -124,26 +105,17 @@ def export_onnx(
                     initializer(item.name, value)
                 continue
             assert isinstance(item, OnnxNode)
-            inputs = list(item.inputs)
-            if target is not None and item.op_type == "Conv":
-                w, b = _fold(weights, node.name, target, graph[target].attrs["eps"], node.attrs["out"])
-                initializer(f"{node.name}.weight", w)
-                initializer(f"{node.name}.bias", b)
-                inputs = [inputs[0], f"{node.name}.weight", f"{node.name}.bias"]
-            else:
-                for name in inputs:
-                    if name not in inits and name in weights:
-                        initializer(name, weights[name])
-            nodes.append(helper.make_node(item.op_type, inputs, item.outputs, name=item.name, **item.attrs))
+            for name in item.inputs:
+                if name not in inits and name in weights:
+                    initializer(name, weights[name])
+            nodes.append(helper.make_node(item.op_type, item.inputs, item.outputs, name=item.name, **item.attrs))
         tensor[node.name] = out
-        if target is not None:
-            tensor[target] = out
     assert graph.output is not None
     if precision != "fp32":
         nodes.append(
             helper.make_node("Cast", [tensor[graph.output]], ["output"], name="output/cast", to=TensorProto.FLOAT)
         )
-    in_shape, out_shape = shapes[graph.input], shapes[graph.output]
+    in_shape, out_shape = graph.shape(graph.input), graph.shape(graph.output)
     g = helper.make_graph(
         nodes,
         graph.name,
@@ -156,7 +128,7 @@ def export_onnx(
         g, producer_name="rescomp", producer_version=__version__, opset_imports=[helper.make_opsetid("", opset)]
     )
     model.ir_version = min(model.ir_version, 10)  # readable by onnxruntime and TensorRT 10
-    return OnnxResult(model, tuple(sorted(folded)))
+    return OnnxResult(model, folded)
 
 
 def check_onnx(model: Any, graph: Graph) -> dict[str, tuple[Any, ...]]:
@@ -170,11 +142,10 @@ def check_onnx(model: Any, graph: Graph) -> dict[str, tuple[Any, ...]]:
     for vi in [*inferred.graph.value_info, *inferred.graph.output]:
         dims = tuple(d.dim_param if d.dim_param else d.dim_value for d in vi.type.tensor_type.shape.dim)
         found[vi.name] = dims
-    shapes = infer_shapes(graph)
     for node in graph:
         name = "output" if node.name == graph.output and "output" in found and node.name not in found else node.name
         if name in found:
-            want = ("batch", *shapes[node.name][1:])
+            want = ("batch", *node.shape[1:])
             if found[name] != want:
                 raise AssertionError(f"ONNX shape of {node.name} is {found[name]}, rescomp says {want}")
     return found

@@ -95,8 +95,9 @@ def probe_host() -> Host:
 
 
 def preflight(graph: Graph) -> list[str]:
-    """IR nodes whose op has no TensorRT mapping, as 'name (op)'. Empty when the build can proceed."""
-    return [f"{n.name} ({n.op})" for n in graph if REGISTRY[n.op].tensorrt is None]
+    """IR nodes whose op has no TensorRT layer to parse into, as 'name (op)'. Empty when the build can
+    proceed."""
+    return [f"{n.name} ({n.op})" for n in graph if REGISTRY[n.op].tensorrt_layer is None]
 
 
 def recipe(

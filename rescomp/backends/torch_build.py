@@ -1,36 +1,29 @@
-"""``rescomp build --target torch``: model.py, its weights as safetensors, and a build manifest.
+"""``rescomp build --target torch``: model.py and its weights as safetensors (``build`` adds the manifest).
 
 Weights come from a seeded initialisation (same seed, same bytes) or from a checkpoint
 (safetensors or a torch state_dict) that must fit the model key for key and shape for shape.
-Files are written under temporary names and renamed into place only when all of them are complete.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rescomp import __version__
 from rescomp.backends.torch_module import instantiate
 from rescomp.backends.torch_source import Source
 from rescomp.backends.weights import check_state, read_state
-from rescomp.fsutil import write_files
 
 
 @dataclass(frozen=True)
-class BuildResult:
-    directory: Path
-    files: dict[str, str]  # file name -> sha256
+class TorchFiles:
+    files: dict[str, bytes]  # model.py and model.safetensors
     params: int
+    torch: str  # torch's version
 
 
-def build_torch(
-    source: Source, out_dir: Path, *, seed: int = 0, weights: Path | None = None, manifest: dict[str, Any] | None = None
-) -> BuildResult:
-    """Write model.py, model.safetensors and build.json into ``out_dir``."""
+def build_torch(source: Source, *, seed: int = 0, weights: Path | None = None) -> TorchFiles:
+    """model.py and model.safetensors: the weights seeded or read from a checkpoint."""
     import torch
     from safetensors.torch import save
 
@@ -43,21 +36,6 @@ def build_torch(
     # one metadata key: safetensors keeps metadata in a hash map, so several keys would come out in
     # an arbitrary order and the same weights would not give the same bytes
     blob = save(tensors, metadata={"rescomp": f"{__version__} {source.class_name}"})
-    files: dict[str, bytes] = {"model.py": source.text.encode(), "model.safetensors": blob}
-    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     params = sum(p.numel() for p in model.parameters())
-    info = {
-        "schema": "rescomp.build/1",
-        "target": "torch",
-        "rescomp": __version__,
-        "torch": torch.__version__.split("+")[0],
-        "class": source.class_name,
-        "params": params,
-        "seed": None if weights is not None else seed,
-        "weights_from": str(weights) if weights is not None else None,
-        **(manifest or {}),
-        "files": digests,
-    }
-    files["build.json"] = (json.dumps(info, indent=2) + "\n").encode()
-    write_files(out_dir, files, create=True)
-    return BuildResult(out_dir, digests, params)
+    files = {"model.py": source.text.encode(), "model.safetensors": blob}
+    return TorchFiles(files, params, torch.__version__.split("+")[0])

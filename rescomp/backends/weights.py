@@ -9,7 +9,6 @@ from typing import Any
 from rescomp.errors import Loc, SpecError
 from rescomp.ir import Graph
 from rescomp.ops import REGISTRY, Shape
-from rescomp.passes.shapes import infer_shapes
 
 
 def available_memory() -> int:
@@ -39,10 +38,9 @@ def require_memory(graph: Graph, what: str, extra_bytes: int = 0) -> None:
 
 def expected_state(graph: Graph) -> dict[str, Shape]:
     """Every saved tensor of the graph (state_dict key -> shape), in torch's order."""
-    shapes = infer_shapes(graph)
     out: dict[str, Shape] = {}
     for node in graph:
-        for suffix, shape in REGISTRY[node.op].state(node.attrs, [shapes[i] for i in node.inputs]):
+        for suffix, shape in REGISTRY[node.op].state(node.attrs, graph.input_shapes(node)):
             out[f"{node.name}.{suffix}"] = shape
     return out
 

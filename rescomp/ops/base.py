@@ -1,13 +1,18 @@
-"""The op registry: one class per op kind, holding every rule about that op in one place.
+"""The op framework: the :class:`Op` base class, attribute schemas and the closed registry.
 
-An op class declares its attribute schema and implements the shape rule, parameter and buffer
-counts, and its multiply-accumulate (MAC) and FLOP formulas. Ops see attributes and input shapes
-only; they never import torch or onnx. Shapes include the batch dimension: ``(N, C, H, W)`` for
-feature maps, ``(N, F)`` for vectors.
+An op class holds everything rescomp knows about one op kind: its attribute schema, the shape rule,
+parameter and buffer counts, its multiply-accumulate (MAC) and FLOP formulas, its receptive-field
+rule, the census terms the peers' FLOP conventions use, its PyTorch, ONNX and TensorRT mappings, its
+display category and examples. Ops see attributes and input shapes only; they never import torch or
+onnx. Shapes include the batch dimension: ``(N, C, H, W)`` for feature maps, ``(N, F)`` for vectors.
+
+Each op lives in its own module of this package (or in a small family module); the package imports
+every module it holds, so adding an op is adding one file.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -58,6 +63,31 @@ class OnnxConst:
 
 OnnxOut = list[OnnxNode | OnnxConst]
 
+
+@dataclass(frozen=True)
+class Example:
+    """One small, valid use of an op: attributes as a spec gives them, and input shapes with the batch.
+
+    Every registered op declares at least one; the conformance tests run them all through the
+    analysis, the emitted torch module and ONNX Runtime.
+    """
+
+    attrs: dict[str, Any]
+    inputs: tuple[Shape, ...]
+    note: str = ""
+
+
+#: display categories, in the order the docs list them, with their fill colour in drawings
+CATEGORIES: dict[str, str] = {
+    "io": "#ffffff",
+    "weighted": "#dbe9f6",
+    "norm": "#eef5e8",
+    "activation": "#fdf1dc",
+    "pool": "#ece6f5",
+    "merge": "#fbe0e0",
+    "shape": "#ffffff",
+}
+
 _REQUIRED: Any = object()
 
 
@@ -66,7 +96,8 @@ class Attr:
     """One attribute of an op: its type, default (or required), and a one-line description.
 
     Types: ``int``, ``pair`` (an int or a two-int list, for kernel sizes), ``float``, ``bool``,
-    ``str``. ``minimum`` bounds numbers; ``optional`` allows ``null`` (meaning 'derive it').
+    ``str``. ``minimum`` and ``maximum`` bound numbers (inclusive); floats must also be finite.
+    ``optional`` allows ``null`` (meaning 'derive it').
     """
 
     type: str
@@ -74,6 +105,7 @@ class Attr:
     doc: str = ""
     minimum: float | None = None
     optional: bool = False
+    maximum: float | None = None
 
     @property
     def required(self) -> bool:
@@ -94,6 +126,7 @@ class Attr:
             ):
                 raise SpecError(f"'{name}' must be an integer or a list of two integers, got {value!r}")
             self._bound(name, min(value))
+            self._bound(name, max(value))
             return (int(value[0]), int(value[1]))
         if t == "int":
             if not isinstance(value, int) or isinstance(value, bool):
@@ -103,6 +136,8 @@ class Attr:
         if t == "float":
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise SpecError(f"'{name}' must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise SpecError(f"'{name}' must be a finite number, got {value}")
             self._bound(name, value)
             return float(value)
         if t == "bool":
@@ -118,6 +153,19 @@ class Attr:
     def _bound(self, name: str, value: float) -> None:
         if self.minimum is not None and value < self.minimum:
             raise SpecError(f"'{name}' must be at least {self.minimum:g}, got {value}")
+        if self.maximum is not None and value > self.maximum:
+            raise SpecError(f"'{name}' must be at most {self.maximum:g}, got {value}")
+
+    def range_text(self) -> str:
+        """The allowed range in words ('>= 1', '0 .. 1'), or '' where unbounded."""
+        lo, hi = self.minimum, self.maximum
+        if lo is not None and hi is not None:
+            return f"{lo:g} .. {hi:g}"
+        if lo is not None:
+            return f">= {lo:g}"
+        if hi is not None:
+            return f"<= {hi:g}"
+        return ""
 
     def json_schema(self) -> dict[str, Any]:
         """This attribute as a JSON Schema; any value may also be an expression string."""
@@ -137,6 +185,8 @@ class Attr:
         base = types[self.type]
         if self.minimum is not None and self.type in ("int", "float"):
             base = {**base, "minimum": self.minimum}
+        if self.maximum is not None and self.type in ("int", "float"):
+            base = {**base, "maximum": self.maximum}
         options = [base] if self.type == "str" else [base, expr]
         if self.optional or self.default is None:
             options.append({"type": "null"})
@@ -157,12 +207,37 @@ class Op:
     arity: ClassVar[tuple[int, int | None]] = (1, 1)
     #: counted in the depth (the paper's 'weighted layers')
     weighted: ClassVar[bool] = False
-    #: the FLOP convention for this op, one line (documented in docs/conventions.md)
+    #: the FLOP convention for this op, one line (docs/conventions.md, docs/ops.md)
     flops_rule: ClassVar[str]
     #: user-facing: may appear as 'op:' in a spec (internal ops are created by the lowering)
     public: ClassVar[bool] = True
     #: emitted as an expression in forward() (add, concat), not as an nn.Module attribute
     functional: ClassVar[bool] = False
+    #: display category, a key of :data:`CATEGORIES`
+    category: ClassVar[str]
+    #: fill colour in drawings where it differs from the category's
+    fill: ClassVar[str | None] = None
+    #: census terms this op contributes to (``rescomp crosscheck``): term -> what it counts
+    census_terms: ClassVar[dict[str, str]] = {}
+    #: (class name, full source) of a helper ``nn.Module`` the emitted file must define
+    torch_helper: ClassVar[tuple[str, str] | None] = None
+    #: the lowest ONNX opset whose operators :meth:`onnx` emits
+    min_opset: ClassVar[int] = 13
+    #: a note on the ONNX mapping for the generated docs (the operators come from the examples)
+    onnx_note: ClassVar[str] = ""
+    #: the TensorRT layer(s) its ONNX parses into; None where TensorRT has no mapping
+    tensorrt_layer: ClassVar[str | None] = None
+    #: is a per-channel affine map at inference (:meth:`channel_affine`), so it may be folded away
+    affine_foldable: ClassVar[bool] = False
+    #: folds a following per-channel affine map (inference BN) into its own weights
+    absorbs_channel_affine: ClassVar[bool] = False
+    #: small valid uses of the op; at least one per registered op
+    examples: ClassVar[tuple[Example, ...]] = ()
+
+    @property
+    def color(self) -> str:
+        """Fill colour of this op's boxes in drawings."""
+        return self.fill or CATEGORIES[self.category]
 
     def complete(self, given: Attrs) -> dict[str, Any]:
         """Type-check given attribute values and fill in defaults; the result is what nodes carry."""
@@ -179,6 +254,7 @@ class Op:
             raise SpecError(f"op '{self.kind}' has no attribute '{sorted(unknown)[0]}'")
         return out
 
+    # Analysis ------------------------------------------------------------------------------------
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         raise NotImplementedError
 
@@ -198,6 +274,15 @@ class Op:
         """Floating-point operations under rescomp's full convention (see ``flops_rule``)."""
         raise NotImplementedError
 
+    def receptive(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> tuple[int, int]:
+        """(window extent, stride) along the height axis: the dilated kernel size and the stride of a
+        window op; (1, 1) for a point-wise op. The receptive-field pass composes these."""
+        return (1, 1)
+
+    def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
+        """This node's count of each of :attr:`census_terms` (batch included)."""
+        return {}
+
     # PyTorch emission: a module op returns its constructor; a functional op returns an expression.
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
         """The ``nn`` module that computes this op, or None when :meth:`torch_expr` does."""
@@ -207,18 +292,27 @@ class Op:
         """A Python expression over the input variables ``args`` (functional ops only)."""
         raise NotImplementedError(f"op '{self.kind}' is emitted as a module")
 
-    # Saved state and ONNX emission --------------------------------------------------------------
+    # Saved state, weight rewrites and ONNX emission ------------------------------------------------
     def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
         """Saved tensors as (state_dict suffix, shape), in torch's order: parameters, then buffers."""
         return []
 
-    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
-        """ONNX nodes reading tensors ``x`` and writing ``out``; weights are initializers named
-        ``f"{name}.{suffix}"`` after :meth:`state`."""
-        raise NotImplementedError
+    def channel_affine(self, a: Attrs, state: Mapping[str, Any]) -> tuple[Any, Any] | None:
+        """At inference, this op as ``x * scale[c] + shift[c]``: the per-channel (scale, shift) arrays
+        computed from its saved tensors (keyed by :meth:`state` suffix), or None where it is not one."""
+        return None
 
-    #: how TensorRT's ONNX parser runs this op; None where it has no mapping
-    tensorrt: ClassVar[str | None] = "ONNX parser, native layer"
+    def absorb_affine(
+        self, a: Attrs, state: Mapping[str, Any], scale: Any, shift: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Fold a following per-output-channel affine map into this op: its new attributes and saved
+        tensors. Only for ops with :attr:`absorbs_channel_affine`."""
+        raise NotImplementedError(f"op '{self.kind}' cannot absorb a channel affine map")
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str, opset: int) -> OnnxOut:
+        """ONNX nodes (for ``opset`` >= :attr:`min_opset`) reading tensors ``x`` and writing ``out``;
+        weights are initializers named ``f"{name}.{suffix}"`` after :meth:`state`."""
+        raise NotImplementedError
 
 
 def pair(v: tuple[int, int]) -> int | tuple[int, int]:
@@ -238,8 +332,19 @@ def register(cls: type[Op]) -> type[Op]:
     """Class decorator: add an op kind to the closed registry."""
     if cls.kind in REGISTRY:
         raise AssertionError(f"op '{cls.kind}' registered twice")
+    if cls.category not in CATEGORIES:
+        raise AssertionError(f"op '{cls.kind}' has unknown category '{cls.category}'")
     REGISTRY[cls.kind] = cls()
     return cls
+
+
+def sort_registry() -> None:
+    """Order the registry by category (as :data:`CATEGORIES` lists them), then kind: the order the
+    docs and the crosscheck census terms follow, independent of module import order."""
+    order = list(CATEGORIES)
+    items = sorted(REGISTRY.items(), key=lambda kv: (order.index(kv[1].category), kv[0]))
+    REGISTRY.clear()
+    REGISTRY.update(items)
 
 
 def numel(shape: Shape) -> int:

@@ -1,15 +1,16 @@
-"""Pooling ops."""
+"""Sliding-window pooling: max and average pooling share the window attributes and rules."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from rescomp.errors import SpecError
 from rescomp.ops.base import (
     KEYWORD,
-    POSITIONAL,
     Attr,
     Attrs,
+    Example,
     OnnxNode,
     OnnxOut,
     Op,
@@ -30,36 +31,41 @@ _WINDOW = {
     "ceil_mode": Attr("bool", False, "round the output size up instead of down"),
 }
 
+_EXAMPLES = (
+    Example({"kernel": 2}, ((2, 3, 6, 6),)),
+    Example({"kernel": 3, "stride": 2, "padding": 1}, ((1, 2, 7, 7),), "the ResNet stem's window"),
+    Example({"kernel": [3, 2], "stride": [2, 1], "ceil_mode": True}, ((1, 2, 6, 5),), "uneven, ceil mode"),
+    Example({"kernel": 3, "stride": 2, "ceil_mode": True}, ((1, 2, 8, 8),), "ceil mode adds a window"),
+    Example(
+        {"kernel": 3, "stride": 1000, "padding": 1, "ceil_mode": True},
+        ((2, 3, 7, 7),),
+        "ceil mode, last window would start in the padding: torch drops it",
+    ),
+)
 
-class _Pool(Op):
+
+class Pool(Op):
+    """A sliding-window pooling op (torch's ``MaxPool2d`` / ``AvgPool2d`` arguments)."""
+
     attrs = _WINDOW
-    torch_class: str
+    category = "pool"
+    tensorrt_layer = "IPoolingLayer"
+    examples = _EXAMPLES
+    torch_class: ClassVar[str]
+    onnx_op: ClassVar[str]
+    #: extra ONNX attributes (AveragePool: torch's count_include_pad default)
+    onnx_attrs: ClassVar[dict[str, Any]] = {}
 
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
-        stride = pair(a["stride"] or a["kernel"])
-        args = kwargs(
-            stride=(stride, pair(a["kernel"])), padding=(pair(a["padding"]), 0), ceil_mode=(a["ceil_mode"], False)
-        )
-        return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args]
-
-    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
-        ph, pw = a["padding"]
-        attrs = {
-            "kernel_shape": list(a["kernel"]),
-            "strides": list(a["stride"] or a["kernel"]),
-            "pads": [ph, pw, ph, pw],
-            "ceil_mode": int(a["ceil_mode"]),
-        }
-        if self.kind == "avgpool":
-            attrs["count_include_pad"] = 1  # torch's AvgPool2d default
-        return [OnnxNode("MaxPool" if self.kind == "maxpool" else "AveragePool", [x[0]], [out], attrs, name)]
+    @staticmethod
+    def stride(a: Attrs) -> tuple[int, int]:
+        return a["stride"] or a["kernel"]  # type: ignore[no-any-return]
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         (x,) = ins
         need_rank(self.kind, x, 4)
         n, c, h, w = x
         (kh, kw), (ph, pw) = a["kernel"], a["padding"]
-        sh, sw = a["stride"] or a["kernel"]
+        sh, sw = self.stride(a)
         if 2 * ph > kh or 2 * pw > kw:
             raise SpecError("padding must be at most half the kernel size", hint="torch refuses larger padding")
         ho = window_out(h, kh, sh, ph, 1, a["ceil_mode"])
@@ -68,68 +74,97 @@ class _Pool(Op):
             raise SpecError(f"a {kh}x{kw} window does not fit the {h}x{w} input", hint="use a larger input")
         return (n, c, ho, wo)
 
+    def receptive(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> tuple[int, int]:
+        return a["kernel"][0], self.stride(a)[0]
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
+        args = kwargs(
+            stride=(pair(self.stride(a)), pair(a["kernel"])),
+            padding=(pair(a["padding"]), 0),
+            ceil_mode=(a["ceil_mode"], False),
+        )
+        return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args]
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str, opset: int) -> OnnxOut:
+        ceil, extra = self.onnx_rounding(a, ins[0])
+        ph, pw = a["padding"]
+        attrs = {
+            "kernel_shape": list(a["kernel"]),
+            "strides": list(self.stride(a)),
+            "pads": [ph, pw, ph + extra[0], pw + extra[1]],
+            "ceil_mode": ceil,
+            **self.onnx_attrs,
+        }
+        return [OnnxNode(self.onnx_op, [x[0]], [out], attrs, name)]
+
+    def onnx_rounding(self, a: Attrs, x: Shape) -> tuple[int, tuple[int, int]]:
+        """ONNX's ceil_mode and extra end padding per axis that give torch's output size.
+
+        Torch's ceil mode drops a last window that would start in the right padding; ONNX's ceil
+        mode keeps it. Where torch's size is the floor size on both axes, floor mode says it; where
+        it is ONNX's ceil size on both, ceil mode does. Where the axes disagree, max pooling uses
+        floor mode with the end padding enlarged (padding never wins a max); average pooling would
+        count that padding, so ONNX cannot express it.
+        """
+        fits: set[int] = {0, 1}
+        extra = [0, 0]
+        for axis, size in enumerate(x[2:]):
+            k, s, p = a["kernel"][axis], self.stride(a)[axis], a["padding"][axis]
+            span = size + 2 * p - k
+            want = window_out(size, k, s, p, 1, a["ceil_mode"])
+            floor, ceil = span // s + 1, -(-span // s) + 1
+            fits &= {m for m, n in ((0, floor), (1, ceil)) if n == want}
+            # where torch keeps a window ONNX floor mode drops, end padding of s - (span mod s) adds it;
+            # torch keeps it only where p + s - k < span mod s, so the padding stays below the kernel
+            # (ONNX Runtime requires that)
+            extra[axis] = (want - 1) * s - span if want > floor else 0
+        if fits:
+            return min(fits), (0, 0)
+        if self.kind != "maxpool":
+            raise SpecError(
+                f"{self.kind} with ceil_mode keeps the last window on one axis and drops it on the other "
+                f"for the {x[2]}x{x[3]} input, which ONNX cannot express",
+                hint="choose an input size, stride or padding where ceil_mode rounds both axes alike",
+            )
+        return 0, (extra[0], extra[1])
+
 
 @register
-class MaxPool(_Pool):
+class MaxPool(Pool):
     kind = "maxpool"
     torch_class = "nn.MaxPool2d"
+    onnx_op = "MaxPool"
     doc = "Max pooling (torch.nn.MaxPool2d)."
     flops_rule = "kernel_h*kernel_w - 1 per output element (comparisons)"
+    census_terms = {"maxpool_in": "max-pool input elements"}
+    onnx_note = "where torch's ceil mode drops a last window on one axis only, floor mode with extra end padding"
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]
         return numel(out) * (kh * kw - 1)
 
+    def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
+        return {"maxpool_in": numel(ins[0])}
+
 
 @register
-class AvgPool(_Pool):
+class AvgPool(Pool):
     kind = "avgpool"
     torch_class = "nn.AvgPool2d"
+    onnx_op = "AveragePool"
+    onnx_attrs = {"count_include_pad": 1}  # torch's AvgPool2d default
     doc = "Average pooling (torch.nn.AvgPool2d)."
     flops_rule = "kernel_h*kernel_w per output element (adds and one divide)"
+    census_terms = {"pool_window": "avg-pool windows (kernel elements per output, summed)"}
+    onnx_note = (
+        "`count_include_pad=1` (torch's default); where torch's ceil mode drops a last window on one axis "
+        "only, a located error"
+    )
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]
         return numel(out) * kh * kw
 
-
-def _adaptive_spans(size: int, out: int) -> int:
-    """Sum of torch's adaptive window lengths along one axis."""
-    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
-
-
-@register
-class AdaptiveAvgPool(Op):
-    kind = "adaptive_avgpool"
-    doc = (
-        "Adaptive average pooling to a fixed output size (torch.nn.AdaptiveAvgPool2d); "
-        "size 1 is global average pooling."
-    )
-    attrs = {"size": Attr("pair", 1, "output size", minimum=1)}
-    flops_rule = "one per input element covered by each window (adds and one divide per output)"
-
-    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
-        (x,) = ins
-        need_rank("adaptive_avgpool", x, 4)
-        return (x[0], x[1], *a["size"])
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        n, c, h, w = ins[0]
-        oh, ow = a["size"]
-        return n * c * _adaptive_spans(h, oh) * _adaptive_spans(w, ow)
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
-        return "nn.AdaptiveAvgPool2d", [("output_size", pair(a["size"]), POSITIONAL)]
-
-    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
-        h, w = ins[0][2:]
-        oh, ow = a["size"]
-        if (oh, ow) == (1, 1):
-            return [OnnxNode("GlobalAveragePool", [x[0]], [out], {}, name)]
-        if h % oh or w % ow:
-            raise SpecError(
-                f"adaptive_avgpool from {h}x{w} to {oh}x{ow} has windows of unequal size, which ONNX cannot express",
-                hint="choose an input size that the output size divides",
-            )
-        k = [h // oh, w // ow]
-        return [OnnxNode("AveragePool", [x[0]], [out], {"kernel_shape": k, "strides": k}, name)]
+    def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
+        kh, kw = a["kernel"]
+        return {"pool_window": numel(out) * kh * kw}

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from rescomp.ir import Graph
+from rescomp.ir import Container, Graph
 from rescomp.ops import Shape
 from rescomp.passes.counts import count_buffers, count_flops, count_macs, count_params
 from rescomp.passes.depth import count_depth
 from rescomp.passes.memory import estimate_memory
 from rescomp.passes.receptive import receptive_fields
 from rescomp.passes.roofline import GPUS, roofline
-from rescomp.passes.shapes import infer_shapes
 from rescomp.spec.model import DTYPES
 
 SCHEMA = "rescomp.analysis/1"
@@ -75,6 +74,8 @@ class Analysis:
     activation_bytes_peak: int
     activation_peak_at: str
     layers: tuple[Layer, ...]
+    #: layer name -> the top-level child of the module tree it belongs to
+    stage_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def batch(self) -> int:
@@ -84,10 +85,13 @@ class Analysis:
         return {dtype: self.params * size for dtype, size in DTYPES.items()}
 
     def stages(self) -> tuple[Stage, ...]:
+        """Totals per top-level child of the module tree (a stage, a seq, a block or a single layer),
+        in model order; ``stage_of`` maps every layer to its top-level child."""
         groups: dict[str, list[Layer]] = {}
         for layer in self.layers:
-            if layer.op != "input":
-                groups.setdefault(layer.name.split(".", 1)[0], []).append(layer)
+            top = self.stage_of.get(layer.name)
+            if top is not None:
+                groups.setdefault(top, []).append(layer)
         return tuple(
             Stage(
                 k,
@@ -162,7 +166,7 @@ class Analysis:
 
 def analyze(graph: Graph) -> Analysis:
     """Run every analysis pass over a linted graph."""
-    shapes = infer_shapes(graph)
+    shapes = graph.shapes()
     params = count_params(graph, shapes)
     buffers = count_buffers(graph, shapes)
     macs = count_macs(graph, shapes)
@@ -206,7 +210,18 @@ def analyze(graph: Graph) -> Analysis:
         activation_bytes_peak=memory.peak_bytes,
         activation_peak_at=memory.peak_at,
         layers=layers,
+        stage_of=_stage_of(graph),
     )
+
+
+def _stage_of(graph: Graph) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for child in graph.root.children:
+        if isinstance(child, Container):
+            out.update((n.name, child.local) for n in child.nodes())
+        else:
+            out[child.name] = child.local
+    return out
 
 
 def _numel(shape: Shape) -> int:

@@ -46,7 +46,7 @@ def roofline(
     """Per-node estimate; nodes that move no data and compute nothing (the input) get zeros."""
     out = {}
     for node in graph:
-        if node.op == "input":
+        if not node.inputs:  # the graph input
             out[node.name] = LayerRoofline(0.0, {g.name: 0.0 for g in GPUS}, {g.name: False for g in GPUS})
             continue
         elements = sum(numel(shapes[i]) for i in node.inputs) + numel(shapes[node.name]) + params[node.name]

@@ -7,22 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rescomp.errors import BackendUnavailable
-from rescomp.ir import Graph
+from rescomp.ir import Container, Graph
+from rescomp.ops import REGISTRY
 from rescomp.passes import Analysis
-
-_COLORS = {
-    "conv": "#dbe9f6",
-    "linear": "#dbe9f6",
-    "bn": "#eef5e8",
-    "relu": "#fdf1dc",
-    "add": "#fbe0e0",
-    "concat": "#fbe0e0",
-    "maxpool": "#ece6f5",
-    "avgpool": "#ece6f5",
-    "adaptive_avgpool": "#ece6f5",
-    "pad_shortcut": "#f4f4f4",
-    "input": "#ffffff",
-}
 
 
 @dataclass
@@ -42,38 +29,46 @@ def _short(n: float) -> str:
 
 
 def block_runs(graph: Graph, analysis: Analysis) -> dict[str, _Run]:
-    """Block instance name -> the run it belongs to, for runs of two or more identical blocks."""
+    """Block instance name -> the run it belongs to, for runs of two or more identical consecutive
+    blocks of one container (read from the module tree)."""
     layers = {x.name: x for x in analysis.layers}
-    members: dict[str, list[str]] = {}
-    for node in graph:
-        for scope in graph.scopes:
-            if graph.scopes[scope].kind == "block" and node.name.startswith(scope + "."):
-                members.setdefault(scope, []).append(node.name)
-    blocks = [s for s, sc in graph.scopes.items() if sc.kind == "block" and s in members]
 
-    def signature(block: str) -> tuple[object, ...]:
-        prefix = len(block) + 1
+    def signature(block: Container) -> tuple[object, ...]:
+        prefix = len(block.name) + 1
         return tuple(
-            (n[prefix:], graph[n].op, tuple(sorted(graph[n].attrs.items())), layers[n].output) for n in members[block]
+            (n.name[prefix:], n.op, tuple(sorted(n.attrs.items())), layers[n.name].output) for n in block.nodes()
         )
 
     runs: dict[str, _Run] = {}
-    i = 0
-    while i < len(blocks):
-        j = i
-        parent = blocks[i].rsplit(".", 1)[0]
-        while (
-            j + 1 < len(blocks)
-            and blocks[j + 1].rsplit(".", 1)[0] == parent
-            and signature(blocks[j + 1]) == signature(blocks[i])
-        ):
-            j += 1
-        if j > i:
-            run = _Run(blocks[i], blocks[j], j - i + 1)
-            for b in blocks[i : j + 1]:
-                runs[b] = run
-        i = j + 1
+    for box in graph.root.containers():
+        blocks = [c for c in box.children if isinstance(c, Container) and c.kind == "block"]
+        sigs = [signature(b) for b in blocks]
+        i = 0
+        while i < len(blocks):
+            j = i
+            while j + 1 < len(blocks) and sigs[j + 1] == sigs[i]:
+                j += 1
+            if j > i:
+                run = _Run(blocks[i].name, blocks[j].name, j - i + 1)
+                for b in blocks[i : j + 1]:
+                    runs[b.name] = run
+            i = j + 1
     return runs
+
+
+def _collapsed(graph: Graph, runs: dict[str, _Run]) -> dict[str, str]:
+    """Node name -> the outermost block instance of a run that holds it."""
+    out: dict[str, str] = {}
+    stack = [graph.root]
+    while stack:
+        box = stack.pop()
+        for child in box.children:
+            if isinstance(child, Container):
+                if child.name in runs:
+                    out.update((n.name, child.name) for n in child.nodes())
+                else:
+                    stack.append(child)
+    return out
 
 
 def dot_source(graph: Graph, analysis: Analysis) -> str:
@@ -82,11 +77,7 @@ def dot_source(graph: Graph, analysis: Analysis) -> str:
 
     layers = {x.name: x for x in analysis.layers}
     runs = block_runs(graph, analysis)
-    block_of: dict[str, str] = {}
-    for node in graph:
-        for b in runs:
-            if node.name.startswith(b + "."):
-                block_of[node.name] = b
+    block_of = _collapsed(graph, runs)
 
     def shown(name: str) -> str:
         """The node drawn for ``name``: its counterpart in the first block of its run."""
@@ -136,7 +127,7 @@ def dot_source(graph: Graph, analysis: Analysis) -> str:
                     },
                 )
             target = clusters[run.first]
-        target.node(name, label, fillcolor=_COLORS.get(node.op, "#ffffff"))
+        target.node(name, label, fillcolor=REGISTRY[node.op].color)
     for c in clusters.values():
         dot.subgraph(c)
     seen: set[tuple[str, str]] = set()
@@ -153,7 +144,7 @@ def dot_source(graph: Graph, analysis: Analysis) -> str:
             if (u, v) in seen or u == v:
                 continue
             seen.add((u, v))
-            skip = node.op in ("add", "concat") and len(node.inputs) > 1 and src != node.inputs[0]
+            skip = REGISTRY[node.op].category == "merge" and len(node.inputs) > 1 and src != node.inputs[0]
             dot.edge(u, v, **({"style": "dashed", "color": "#c0392b", "constraint": "true"} if skip else {}))
     return dot.source
 

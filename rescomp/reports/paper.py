@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rescomp import __version__
+from rescomp.ops import REGISTRY
 from rescomp.reports.document import Document, Figure, Heading, Para, Table
 
 Analyze = Callable[..., Any]  # rescomp.api.analyze
@@ -59,7 +60,7 @@ def paper_document(analyze: Analyze, library: list[Any], chart: bytes) -> Docume
         _row("VGG-19 multiply-adds", 19.6, r["vgg19"].macs / g, "G", "rescomp analyze vgg19"),
         _share_row(100 * r["resnet34"].macs / r["vgg19"].macs),
     ]
-    vgg16_conv = sum(x.macs for x in r["vgg16"].layers if x.op == "conv") / g
+    vgg16_conv = sum(x.macs for x in r["vgg16"].layers if REGISTRY[x.op].weighted and len(x.output) == 4) / g
     table6 = []
     for n, paper in [(3, 0.27), (5, 0.46), (7, 0.66), (9, 0.85), (18, 1.7), (200, 19.4)]:
         a = analyze("resnet_cifar", {"n": n})

@@ -1,8 +1,9 @@
-"""Weighted layers: convolution and fully connected (the paper's 'weighted layers')."""
+"""2-D convolution: the paper's main weighted layer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rescomp.errors import SpecError
 from rescomp.ops.base import (
@@ -10,6 +11,7 @@ from rescomp.ops.base import (
     POSITIONAL,
     Attr,
     Attrs,
+    Example,
     OnnxNode,
     OnnxOut,
     Op,
@@ -42,7 +44,19 @@ class Conv(Op):
         "bias": Attr("bool", True, "add a learned bias per output channel"),
     }
     weighted = True
+    category = "weighted"
     flops_rule = "2 per MAC, plus 1 per output element for the bias"
+    census_terms = {"conv_bias": "output elements of convolutions with a bias"}
+    onnx_note = "a following BN is folded in by the ONNX export"
+    tensorrt_layer = "IConvolutionLayer"
+    absorbs_channel_affine = True
+    examples = (
+        Example({"out": 4}, ((1, 3, 6, 6),)),
+        Example({"out": 6, "kernel": 3, "stride": 2, "bias": False}, ((2, 4, 7, 7),), "stride 2, no bias"),
+        Example({"out": 8, "kernel": [3, 1], "groups": 4, "padding": [1, 0]}, ((1, 8, 5, 5),), "grouped, uneven"),
+        Example({"out": 4, "kernel": 3, "dilation": 2}, ((1, 2, 9, 9),), "dilated"),
+        Example({"out": 3, "kernel": 1, "stride": 2, "padding": 0, "bias": False}, ((1, 4, 6, 6),), "projection"),
+    )
 
     @staticmethod
     def padding(a: Attrs) -> tuple[int, int]:
@@ -83,6 +97,12 @@ class Conv(Op):
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
 
+    def receptive(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> tuple[int, int]:
+        return a["dilation"][0] * (a["kernel"][0] - 1) + 1, a["stride"][0]
+
+    def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
+        return {"conv_bias": numel(out) if a["bias"] else 0}
+
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         args: list[TorchArg] = [("in_channels", ins[0][1], POSITIONAL), ("out_channels", a["out"], POSITIONAL)]
         args.append(("kernel_size", pair(a["kernel"]), KEYWORD))
@@ -100,7 +120,15 @@ class Conv(Op):
         weight = ("weight", (a["out"], ins[0][1] // a["groups"], kh, kw))
         return [weight, ("bias", (a["out"],))] if a["bias"] else [weight]
 
-    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
+    def absorb_affine(
+        self, a: Attrs, state: Mapping[str, Any], scale: Any, shift: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        # conv(x) * scale + shift == conv'(x) with weight * scale (per output channel) and bias' =
+        # bias * scale + shift
+        bias = state["bias"] * scale if a["bias"] else 0
+        return {**a, "bias": True}, {"weight": state["weight"] * scale[:, None, None, None], "bias": bias + shift}
+
+    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str, opset: int) -> OnnxOut:
         ph, pw = self.padding(a)
         attrs = {
             "kernel_shape": list(a["kernel"]),
@@ -111,41 +139,3 @@ class Conv(Op):
         }
         weights = [f"{name}.{suffix}" for suffix, _ in self.state(a, ins)]
         return [OnnxNode("Conv", [x[0], *weights], [out], attrs, name)]
-
-
-@register
-class Linear(Op):
-    kind = "linear"
-    doc = "Fully connected layer (torch.nn.Linear) on a vector (N, F)."
-    attrs = {
-        "out": Attr("int", doc="output features", minimum=1),
-        "bias": Attr("bool", True, "add a learned bias per output feature"),
-    }
-    weighted = True
-    flops_rule = "2 per MAC, plus 1 per output element for the bias"
-
-    def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
-        (x,) = ins
-        need_rank("linear", x, 2)
-        return (x[0], a["out"])
-
-    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return int(ins[0][1] * a["out"] + (a["out"] if a["bias"] else 0))
-
-    def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return numel(out) * ins[0][1]
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 2 * self.macs(a, ins, out) + (numel(out) if a["bias"] else 0)
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
-        args: list[TorchArg] = [("in_features", ins[0][1], POSITIONAL), ("out_features", a["out"], POSITIONAL)]
-        return "nn.Linear", [*args, *kwargs(bias=(a["bias"], True))]
-
-    def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
-        weight = ("weight", (a["out"], ins[0][1]))
-        return [weight, ("bias", (a["out"],))] if a["bias"] else [weight]
-
-    def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str) -> OnnxOut:
-        weights = [f"{name}.{suffix}" for suffix, _ in self.state(a, ins)]
-        return [OnnxNode("Gemm", [x[0], *weights], [out], {"transB": 1}, name)]
