@@ -55,6 +55,7 @@ def crosscheck(
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         from rescomp.cli.render import console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=f"{analysis.name}: rescomp MACs {analysis.macs:,}", title_justify="left")
@@ -62,7 +63,7 @@ def crosscheck(
             table.add_column(col, justify="right" if col in ("its total", "residual") else "left")
         for r in results:
             if r.total is None:
-                table.add_row(r.tool, "-", r.note, "-")
+                table.add_row(r.tool, "-", escape(r.note), "-")
             else:
                 table.add_row(r.tool, f"{r.total:,}", r.explanation(), f"{r.residual:,}")
         console().print(table)
