@@ -9,14 +9,13 @@ text to numbers (`build_graph` + `analyze`) timed inside a fresh interpreter of 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 from bench_scale import spec_text
-from measure import machine, run_fresh
+from measure import publish, run_fresh
 
 CASES = {
     "resnet50": ["resnet50"],
@@ -79,23 +78,14 @@ def main() -> None:
                 f"{i['after'] * 1000:.1f} ms | {i['after'] / i['before'] - 1:+.1%} |"
             )
             print(rows[-1], file=sys.stderr)
-    text = "\n".join(
-        [
-            f"Command: `python benchmarks/bench_compare.py --before {args.before} --after {args.after} "
-            f"--runs {args.runs}`  ",
-            f"Machine: {machine()}  ",
-            f"Date: {dt.date.today().isoformat()}; medians, runs interleaved.",
-            "",
-            "| case | whole process before | after | change | peak RSS before / after | in process before "
-            "| after | change |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-            *rows,
-            "",
-        ]
+    publish(
+        f"python benchmarks/bench_compare.py --before {args.before} --after {args.after} --runs {args.runs}",
+        "medians, runs interleaved.",
+        "| case | whole process before | after | change | peak RSS before / after | in process before | after "
+        "| change |",
+        rows,
+        args.out,
     )
-    sys.stdout.write(text)
-    if args.out:
-        args.out.write_text(text)
 
 
 if __name__ == "__main__":

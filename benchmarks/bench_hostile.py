@@ -8,12 +8,11 @@ Each case runs in a fresh process (peak RSS from os.wait4); every case must end 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import tempfile
 from pathlib import Path
 
-from measure import machine, run_fresh
+from measure import publish, run_fresh
 
 
 def cases() -> dict[str, str]:
@@ -52,21 +51,13 @@ def main() -> None:
             err = run.stderr.strip().replace(str(spec), "case.yaml")
             outcome = err.splitlines()[0][:110] if err else "answer"
             rows.append(f"| {label} | {run.code} | {run.wall_s:.2f} s | {run.rss_mib:.0f} MiB | {outcome} |")
-    text = "\n".join(
-        [
-            "Command: `python benchmarks/bench_hostile.py`  ",
-            f"Machine: {machine()}  ",
-            f"Date: {dt.date.today().isoformat()}; whole `rescomp analyze --json` process per case.",
-            "",
-            "| case | exit | time | peak RSS | outcome |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-        ]
+    publish(
+        "python benchmarks/bench_hostile.py",
+        "whole `rescomp analyze --json` process per case.",
+        "| case | exit | time | peak RSS | outcome |",
+        rows,
+        args.out,
     )
-    sys.stdout.write(text)
-    if args.out:
-        args.out.write_text(text)
 
 
 if __name__ == "__main__":

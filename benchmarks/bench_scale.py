@@ -8,14 +8,13 @@ to numbers; medians.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from measure import machine, run_fresh
+from measure import publish, run_fresh
 
 SPEC = """name: chain{n}
 input: [3, 32, 32]
@@ -71,21 +70,13 @@ def main() -> None:
                 f"| {n:,} | {len(result.layers):,} | {statistics.median(p[0] for p in procs):.2f} s | "
                 f"{statistics.median(p[1] for p in procs):.0f} MiB | {statistics.median(inproc):.3f} s |"
             )
-    text = "\n".join(
-        [
-            f"Command: `python benchmarks/bench_scale.py --runs {args.runs}`  ",
-            f"Machine: {machine()}  ",
-            f"Date: {dt.date.today().isoformat()}; medians.",
-            "",
-            "| blocks | IR nodes | whole process (`analyze --json`) | peak RSS | in-process spec→numbers |",
-            "| --- | --- | --- | --- | --- |",
-            *rows,
-            "",
-        ]
+    publish(
+        f"python benchmarks/bench_scale.py --runs {args.runs}",
+        "medians.",
+        "| blocks | IR nodes | whole process (`analyze --json`) | peak RSS | in-process spec→numbers |",
+        rows,
+        args.out,
     )
-    sys.stdout.write(text)
-    if args.out:
-        args.out.write_text(text)
 
 
 if __name__ == "__main__":

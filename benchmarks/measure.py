@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -53,3 +55,25 @@ def machine() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def publish(command: str, note: str, header: str, rows: list[str], out: Path | None) -> str:
+    """A result file: the command, the machine, the date with ``note``, then a Markdown table (``header``
+    is its first line; alignment follows from the column count). Printed, and written to ``out``."""
+    columns = header.count("|") - 1
+    text = "\n".join(
+        [
+            f"Command: `{command}`  ",
+            f"Machine: {machine()}  ",
+            f"Date: {dt.date.today().isoformat()}; {note}",
+            "",
+            header,
+            "|" + " --- |" * columns,
+            *rows,
+            "",
+        ]
+    )
+    sys.stdout.write(text)
+    if out:
+        out.write_text(text)
+    return text

@@ -20,7 +20,7 @@ class Activation(Op):
     torch_class: ClassVar[str]
     #: the ONNX operator, without attributes (``Relu``)
     onnx_op: ClassVar[str]
-    examples = (Example({}, ((2, 3, 4, 4),)), Example({}, ((2, 6),), "on a vector"))
+    examples: ClassVar[tuple[Example, ...]] = (Example({}, ((2, 3, 4, 4),)), Example({}, ((2, 6),), "on a vector"))
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         return ins[0]

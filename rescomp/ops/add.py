@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import Attrs, Example, OnnxNode, OnnxOut, Op, Shape, TorchCall, numel, register
+from rescomp.ops.base import Attrs, Example, Merge, OnnxNode, OnnxOut, Shape, numel, register
 
 
 @register
-class Add(Op):
+class Add(Merge):
     kind = "add"
     doc = "Element-wise sum of two or more inputs of the same shape (the residual merge)."
-    arity = (2, None)
-    functional = True
-    category = "merge"
     flops_rule = "(inputs - 1) per output element"
     census_terms = {"add": "residual-add outputs (inputs - 1 per element)"}
     tensorrt_layer = "IElementWiseLayer"
@@ -38,9 +35,6 @@ class Add(Op):
 
     def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
         return {"add": (len(ins) - 1) * numel(out)}
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return " + ".join(args)

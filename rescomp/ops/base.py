@@ -315,6 +315,18 @@ class Op:
         raise NotImplementedError
 
 
+class Merge(Op):
+    """Base of ops that merge two or more branches (add, concat): written as an expression in
+    forward(), never as a module."""
+
+    arity = (2, None)
+    functional = True
+    category = "merge"
+
+    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
+        return None
+
+
 def pair(v: tuple[int, int]) -> int | tuple[int, int]:
     """(3, 3) -> 3 for readable emitted code; uneven pairs stay tuples."""
     return v[0] if v[0] == v[1] else v

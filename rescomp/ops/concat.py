@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import Attrs, Example, OnnxNode, OnnxOut, Op, Shape, TorchCall, register
+from rescomp.ops.base import Attrs, Example, Merge, OnnxNode, OnnxOut, Shape, register
 
 
 @register
-class Concat(Op):
+class Concat(Merge):
     kind = "concat"
     doc = "Concatenation along channels of two or more inputs with the same other dimensions."
-    arity = (2, None)
-    functional = True
-    category = "merge"
     flops_rule = "0 (data movement)"
     tensorrt_layer = "IConcatenationLayer"
     examples = (
@@ -34,9 +31,6 @@ class Concat(Op):
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         return 0
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"torch.cat([{', '.join(args)}], dim=1)"
