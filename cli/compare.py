@@ -10,7 +10,7 @@ from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
 
 
 def check(
-    spec: Annotated[str, typer.Argument(help="Bundled spec name or YAML path.")],
+    spec: Annotated[str, typer.Argument(help="Bundled spec name, YAML path or analysis JSON (analyze --json).")],
     max_params: Annotated[str | None, typer.Option("--max-params", help="e.g. 25M")] = None,
     max_macs: Annotated[str | None, typer.Option("--max-macs", help="e.g. 4.1G")] = None,
     max_flops: Annotated[str | None, typer.Option("--max-flops", help="e.g. 8.2G")] = None,
@@ -21,9 +21,9 @@ def check(
     batch: BatchOpt = None,
 ) -> None:
     """Exit 1 with one line per broken budget, 0 when every budget holds. Numbers accept k M G T, Ki Mi Gi."""
-    from rescomp.errors import UsageError
+    from rescomp.errors import UsageError, one_line
     from rescomp.passes import analyze
-    from rescomp.reports.compare import Budget, check_budgets, parse_size
+    from rescomp.reports.compare import Budget, check_budgets, load_model, parse_size
     from rescomp.spec.load import build_graph
 
     wanted = [
@@ -36,14 +36,15 @@ def check(
     budgets = [Budget(key, label, parse_size(text, opt)) for opt, text, key, label in wanted if text is not None]
     if not budgets:
         raise UsageError("error: give at least one budget (hint: --max-params 25M --max-macs 4.1G)")
-    model = analyze(build_graph(spec, parse_overrides(set_, input_, batch))).to_json()
+    overrides = parse_overrides(set_, input_, batch)
+    model = load_model(spec, lambda s: analyze(build_graph(s, overrides)))
     broken = check_budgets(model, budgets)
     for line in broken:
         sys.stderr.write(line + "\n")
     if broken:
         raise typer.Exit(1)
     held = ", ".join(f"{b.label} {model[b.key]:,} <= {b.limit:,}" for b in budgets)
-    sys.stdout.write(f"{model['name']}: within budget ({held})\n")
+    sys.stdout.write(f"{one_line(model['name'])}: within budget ({held})\n")
 
 
 def diff(
@@ -70,10 +71,12 @@ def diff(
         return
     from rescomp.cli.render import console
     from rich.table import Table as RichTable
+    from rich.text import Text
 
-    out = RichTable(title=f"{models[0]['name']} -> {models[1]['name']}", title_justify="left")
+    # Text, not str: names read from a JSON file are shown as they are, never parsed as rich markup
+    out = RichTable(title=Text(f"{models[0]['name']} -> {models[1]['name']}"), title_justify="left")
     for i, h in enumerate(header):
-        out.add_column(h, justify="left" if i == 0 else "right")
+        out.add_column(Text(h), justify="left" if i == 0 else "right")
     for row in rows:
-        out.add_row(*row)
+        out.add_row(*(Text(cell) for cell in row))
     console().print(out)

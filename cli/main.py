@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -55,8 +56,48 @@ def _register() -> None:
 _register()
 
 
+# library API chatter (torch's and onnx's deprecations): for rescomp's developers, not its users
+_QUIET = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def _show_warnings(caught: list[warnings.WarningMessage], failed: bool) -> None:
+    """Python warnings raised during a command (torch and onnx print several lines each): with
+    RESCOMP_DEBUG=1 every one with its source; otherwise, after a success, one prefixed line each
+    (deprecations left out), and after a failure none, so that an error stays one line."""
+    debug = bool(os.environ.get("RESCOMP_DEBUG"))
+    if failed and not debug:
+        return
+    from rescomp.errors import one_line
+
+    seen: set[tuple[str, str]] = set()
+    for w in caught:
+        if not debug and issubclass(w.category, _QUIET):
+            continue
+        text = one_line(str(w.message))
+        if (w.category.__name__, text) in seen:
+            continue
+        seen.add((w.category.__name__, text))
+        where = f" ({w.filename}:{w.lineno})" if debug else ""
+        sys.stderr.write(f"warning: {w.category.__name__}: {text[:300]}{where}\n")
+
+
 def main() -> None:
-    """Console-script entry point: run the app, turning rescomp's errors into one line and an exit code."""
+    """Console-script entry point: run the app, turning rescomp's errors into one line and an exit code.
+    Python warnings are held back while the command runs and shown by :func:`_show_warnings`."""
+    with warnings.catch_warnings(record=True) as caught:
+        if not os.environ.get("RESCOMP_DEBUG"):
+            warnings.simplefilter("default")  # never "error" from PYTHONWARNINGS: that would be exit 4
+        failed = True
+        try:
+            _main()
+        except SystemExit as exc:
+            failed = exc.code not in (0, None)
+            raise
+        finally:
+            _show_warnings(caught, failed)
+
+
+def _main() -> None:
     from rescomp.errors import RescompError
 
     try:

@@ -29,9 +29,14 @@ def build_torch(source: Source, *, seed: int = 0, weights: Path | None = None) -
 
     model = instantiate(source, seed)
     if weights is not None:
-        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-        state = check_state(expected, read_state(weights), weights)
-        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()}, strict=True)
+        own = model.state_dict()
+        expected = {k: tuple(v.shape) for k, v in own.items()}
+        integer = {k for k, v in own.items() if not v.is_floating_point()}
+        state = check_state(expected, read_state(weights), weights, integer)
+        # each tensor converted deliberately to the model's own type (float32 -> the target's float
+        # type, int64 for counters), so load_state_dict never casts, and never warns
+        loaded = {k: torch.from_numpy(v.copy()).to(own[k].dtype) for k, v in state.items()}
+        model.load_state_dict(loaded, strict=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     # one metadata key: safetensors keeps metadata in a hash map, so several keys would come out in
     # an arbitrary order and the same weights would not give the same bytes

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from rescomp.errors import Loc, SpecError, UsageError
+from rescomp.errors import Loc, SpecError, UsageError, one_line
 
 _SUFFIX = {
     "": 1,
@@ -32,7 +31,10 @@ def parse_size(text: str, option: str) -> int:
     m = re.fullmatch(r"\s*([0-9][0-9_,]*(?:\.[0-9]+)?)\s*([kKMGT]i?)?\s*(?:B|bytes)?\s*", text)
     if not m or (m.group(2) or "") not in _SUFFIX:
         raise UsageError(f"error: {option} '{text}' is not a number (hint: write e.g. 25M, 4.1G, 512Mi or 1000000)")
-    return round(float(m.group(1).replace(",", "").replace("_", "")) * _SUFFIX[m.group(2) or ""])
+    value = float(m.group(1).replace(",", "").replace("_", "")) * _SUFFIX[m.group(2) or ""]
+    if not value <= MAX_COUNT:  # also catches inf from a number of hundreds of digits
+        raise UsageError(f"error: {option} '{one_line(text[:40])}' is above the largest budget, {MAX_COUNT:,}")
+    return round(value)
 
 
 @dataclass(frozen=True)
@@ -49,28 +51,214 @@ def check_budgets(model: dict[str, Any], budgets: list[Budget]) -> list[str]:
         value = int(model[b.key])
         if value > b.limit:
             over = (value - b.limit) / b.limit if b.limit else float("inf")
-            broken.append(f"{model['name']}: {b.label} {value:,} exceed the budget of {b.limit:,} by {over:.1%}")
+            broken.append(
+                f"{one_line(model['name'])}: {b.label} {value:,} exceed the budget of {b.limit:,} by {over:.1%}"
+            )
     return broken
 
 
+MAX_JSON_BYTES = 256 * 2**20  # an analysis document of a 100,000-layer model is about 40 MiB
+MAX_COUNT = 10**18  # the documented bound on every count, so relative changes stay finite
+
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_SHAPE: dict[str, Any] = {"type": "array", "items": _COUNT}
+_STAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "params", "macs"],
+    "properties": {
+        "name": {"type": "string"},
+        "output": _SHAPE,
+        "layers": _COUNT,
+        "params": _COUNT,
+        "macs": _COUNT,
+        "flops": _COUNT,
+        "receptive_field": {"type": ["integer", "null"]},
+    },
+}
+_MODEL: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "depth", "params", "macs", "flops", "weights_bytes", "activation_bytes_peak", "stages"],
+    "properties": {
+        "name": {"type": "string"},
+        "settings": {"type": "object"},
+        "dtype": {"type": "string"},
+        "input": _SHAPE,
+        "output": _SHAPE,
+        "depth": _COUNT,
+        "params": _COUNT,
+        "buffers": _COUNT,
+        "macs": _COUNT,
+        "flops": _COUNT,
+        "weights_bytes": _COUNT,
+        "weights_bytes_by_dtype": {"type": "object", "additionalProperties": _COUNT},
+        "activation_bytes_total": _COUNT,
+        "activation_bytes_peak": _COUNT,
+        "activation_peak_at": {"type": ["string", "null"]},
+        "receptive_field": {"type": ["integer", "null"]},
+        "roofline": {"type": "object"},
+        "stages": {"type": "array", "items": _STAGE},
+        "layers": {"type": "array", "items": {"type": "object"}},
+    },
+}
+ANALYSIS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "rescomp.analysis/1",
+    "title": "rescomp analysis document (rescomp analyze --json)",
+    "description": "Fields may be added in later versions, never renamed; the required ones are those "
+    "that rescomp diff and rescomp check read.",
+    "type": "object",
+    "required": ["schema", "models"],
+    "properties": {
+        "schema": {"const": "rescomp.analysis/1"},
+        "conventions": {"type": "object"},
+        "models": {"type": "array", "minItems": 1, "items": _MODEL},
+    },
+}
+"""The JSON Schema of ``rescomp analyze --json``; :func:`validate` checks a document against it."""
+
+_JSON_TYPES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _path(base: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    name = key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) else json.dumps(key)
+    return f"{base}.{name}" if base else name
+
+
+def validate(value: Any, schema: dict[str, Any], path: str = "") -> str | None:
+    """The first place where ``value`` breaks ``schema`` (``models[0].macs: required field missing``),
+    or None. Handles the keywords :data:`ANALYSIS_SCHEMA` uses: type, const, required, properties,
+    additionalProperties, items, minItems, minimum, maximum. Integers are ints, never 1.0 or true."""
+    where = path or "the document"
+    kind = _json_type(value)
+    if "const" in schema and (value != schema["const"] or kind != _json_type(schema["const"])):
+        return f"{where}: expected {json.dumps(schema['const'])}, got {_show(value)}"
+    types = schema.get("type")
+    if types is not None:
+        allowed = [types] if isinstance(types, str) else list(types)
+        if kind not in allowed and not (kind == "integer" and "number" in allowed):
+            want = " or ".join(_JSON_TYPES[t] for t in allowed)
+            return f"{where}: expected {want}, got {_show(value)}"
+    if kind == "integer" or kind == "number":
+        if "minimum" in schema and value < schema["minimum"]:
+            return f"{where}: {value} is below the minimum {schema['minimum']}"
+        if "maximum" in schema and value > schema["maximum"]:
+            return f"{where}: {_show(value)} is above the maximum {schema['maximum']:,}"
+    if kind == "object":
+        for field in schema.get("required", []):
+            if field not in value:
+                return f"{_path(path, field)}: required field missing"
+        props = schema.get("properties", {})
+        for field, item in value.items():
+            sub = props.get(field, schema.get("additionalProperties"))
+            if isinstance(sub, dict):
+                problem = validate(item, sub, _path(path, field))
+                if problem:
+                    return problem
+    if kind == "array":
+        if len(value) < schema.get("minItems", 0):
+            return f"{where}: expected at least {schema['minItems']} item(s), got {len(value)}"
+        if "items" in schema:
+            for i, item in enumerate(value):
+                problem = validate(item, schema["items"], _path(path, i))
+                if problem:
+                    return problem
+    return None
+
+
+def _show(value: Any) -> str:
+    kind = _json_type(value)
+    if kind in ("object", "array"):
+        return _JSON_TYPES[kind]
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def read_json(source: str, limit: int = MAX_JSON_BYTES) -> Any:
+    """A JSON file's value: the file must be a regular file (never a FIFO or a device) of at most
+    ``limit`` bytes, in UTF-8, nested at most as deep as the parser allows."""
+    import os
+    import stat
+
+    where = Loc(source)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it below
+        fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise SpecError("no such file", where) from None
+    except OSError as exc:
+        raise SpecError(f"cannot open: {exc.strerror or type(exc).__name__}", where) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise SpecError("not a regular file", where, hint="give an analysis JSON file")
+    with os.fdopen(fd, "rb") as fh:
+        if info.st_size > limit:
+            raise SpecError(f"the file is {info.st_size:,} bytes; the limit is {limit:,}", where)
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise SpecError(f"the file is over the limit of {limit:,} bytes", where)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError(
+            "the file is UTF-16 (it starts with a UTF-16 byte-order mark); JSON files must be UTF-8",
+            where,
+            hint="in PowerShell, save with: rescomp analyze SPEC --json | Out-File -Encoding utf8NoBOM file.json",
+        )
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark says nothing more than UTF-8
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x})", Loc(source, line, col), hint="save it as UTF-8"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"not JSON: {exc.msg}", Loc(source, exc.lineno, exc.colno)) from None
+    except RecursionError:
+        raise SpecError("not an analysis document: nested too deeply", where) from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise SpecError("not an analysis document: it holds a number of more than 4,300 digits", where) from None
+
+
 def load_model(source: str, analyze_spec: Any) -> dict[str, Any]:
-    """A model dictionary from an analysis JSON file (its only model) or from a spec (analysed now)."""
-    path = Path(source)
+    """A model dictionary from an analysis JSON file (its only model, checked against
+    :data:`ANALYSIS_SCHEMA`) or from a spec (analysed now)."""
     if source.endswith(".json"):
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise SpecError("no such file", Loc(source)) from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"not JSON: {exc.msg}", Loc(source, exc.lineno, exc.colno)) from None
-        if not isinstance(doc, dict) or doc.get("schema") != "rescomp.analysis/1" or not doc.get("models"):
-            raise SpecError(
-                "not a rescomp analysis document (schema rescomp.analysis/1)",
-                Loc(source),
-                hint="save one with: rescomp analyze SPEC --json > file.json",
-            )
+        doc = read_json(source)
+        hint = "save one with: rescomp analyze SPEC --json > file.json"
+        if not isinstance(doc, dict) or "schema" not in doc:
+            raise SpecError("not a rescomp analysis document (schema rescomp.analysis/1)", Loc(source), hint=hint)
+        problem = validate(doc, ANALYSIS_SCHEMA)
+        if problem:
+            raise SpecError(one_line(problem), Loc(source), hint=hint)
         if len(doc["models"]) != 1:
-            raise SpecError(f"the file holds {len(doc['models'])} models; diff compares one with one", Loc(source))
+            raise SpecError(f"the file holds {len(doc['models'])} models; compare one at a time", Loc(source))
         return dict(doc["models"][0])
     return dict(analyze_spec(source).to_json())
 
