@@ -80,7 +80,7 @@ def export_onnx(
             elif elem == TensorProto.BFLOAT16:
                 inits[name] = helper.make_tensor(name, elem, array.shape, array.flatten().tolist())
                 return
-        inits[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+        inits[name] = numpy_helper.from_array(array.copy(order="C"), name)  # keeps 0-d scalars 0-d
 
     if precision != "fp32":
         nodes.append(helper.make_node("Cast", ["input"], ["input.cast"], name="input/cast", to=elem))
