@@ -30,7 +30,9 @@ def _command(
 
 def emit(
     spec: Annotated[str, typer.Argument(help="Bundled spec name or YAML path.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write this regular file (default: stdout).")
+    ] = None,
     set_: SetOpt = None,
     input_: InputOpt = None,
     batch: BatchOpt = None,
@@ -39,20 +41,36 @@ def emit(
     from rescomp.backends.torch_source import emit_source
     from rescomp.spec.load import build_graph
 
+    out = None if output is None else _output_file(output)
     graph = build_graph(spec, parse_overrides(set_, input_, batch))
-    source = emit_source(graph, origin=_origin(spec), command=_command("emit", spec, set_, input_, batch, output))
-    if output is None:
+    source = emit_source(graph, origin=_origin(spec), command=_command("emit", spec, set_, input_, batch, out))
+    if out is None:
         sys.stdout.write(source.text)
         return
     from rescomp.fsutil import write_atomic
 
-    write_atomic(output, source.text)
-    sys.stderr.write(f"wrote {output} (class {source.class_name})\n")
+    write_atomic(out, source.text)
+    sys.stderr.write(f"wrote {out} (class {source.class_name})\n")
+
+
+def _output_file(text: str) -> Path:
+    """The -o of emit: a file path, checked before any work (absent or a regular file, in a folder that
+    exists); devices, FIFOs, sockets, directories and links to them are refused."""
+    from rescomp.errors import Loc, SpecError
+    from rescomp.fsutil import output_path, preflight
+
+    path = output_path(text)
+    if text.endswith(("/", "/.", "/..")) or path.name in ("", ".", ".."):
+        raise SpecError(
+            "names a folder, but emit writes one file", Loc(text), hint="give a file path such as out/model.py"
+        )
+    preflight(path.parent, [path.name])
+    return path
 
 
 def build(
     spec: Annotated[str, typer.Argument(help="Bundled spec name or YAML path.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the artifacts into.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Folder to write the artifacts into.")],
     target: Annotated[str, typer.Option("--target", help="torch, onnx, tensorrt or aoti.")] = "torch",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the weight initialisation.")] = 0,
     weights: Annotated[
@@ -78,7 +96,9 @@ def build(
     from rescomp.backends.build import TARGETS, BuildOptions
     from rescomp.backends.build import build as run_build
     from rescomp.errors import UsageError
+    from rescomp.fsutil import output_path
 
+    out_dir = output_path(output)
     if target not in TARGETS:
         raise UsageError(f"error: unknown target '{target}' (hint: choose one of {', '.join(TARGETS)})")
     if device not in ("cpu", "cuda"):
@@ -100,9 +120,9 @@ def build(
         command=_command("emit", spec, set_, input_, None, Path("model.py")),
     )
     with _progress() as step:
-        report = run_build(graph, output, opts, step)
+        report = run_build(graph, out_dir, opts, step)
     sys.stderr.write(
-        f"built {graph.name} for {target} in {output}: {', '.join(sorted(report.files))} ({report.summary})\n"
+        f"built {graph.name} for {target} in {out_dir}: {', '.join(sorted(report.files))} ({report.summary})\n"
     )
 
 

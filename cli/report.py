@@ -4,7 +4,6 @@ reproduction (``--library``)."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +12,7 @@ from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
 
 def report(
     specs: Annotated[list[str] | None, typer.Argument(metavar="[SPEC]...", help="Bundled names or YAML paths.")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write the reports into.")] = Path("reports"),
+    output: Annotated[str, typer.Option("-o", "--output", help="Folder to write the reports into.")] = "reports",
     library: Annotated[
         bool,
         typer.Option("--library", help="Every bundled spec, the library chart and README.md (paper reproduction)."),
@@ -22,9 +21,14 @@ def report(
     input_: InputOpt = None,
     batch: BatchOpt = None,
 ) -> None:
-    """Write per-model reports (NAME.md, NAME.html, NAME.json, NAME.graph.svg, NAME.stages.svg, NAME.rf.svg)."""
+    """Write per-model reports (NAME.md, NAME.html, NAME.json, NAME.graph.svg, NAME.stages.svg, NAME.rf.svg).
+
+    NAME is the spec's name, never shortened (the reports link to each other by file name): a name too
+    long for the file system, or two models whose files would share a name, is refused before anything
+    is written.
+    """
     from rescomp.errors import UsageError
-    from rescomp.fsutil import write_files
+    from rescomp.fsutil import name_max, output_path, preflight, write_files
     from rescomp.passes import analyze
     from rescomp.reports import library_files, model_files
     from rescomp.spec.library import ENTRIES
@@ -32,10 +36,52 @@ def report(
 
     if not specs and not library:
         raise UsageError("error: give one or more specs, or --library (hint: rescomp report resnet50 -o out/)")
-    files: dict[str, bytes] = library_files() if library else {}
+    folder = output_path(output)
+    preflight(folder, [], create=True)  # a usable folder, before minutes of analysis
+    limit = name_max(folder)
+    files: dict[str, bytes] = {}
+    owners: dict[str, tuple[str, str]] = {}  # casefolded name -> (file name, who writes it)
+    if library:
+        _merge(files, owners, library_files(), "the library reproduction (--library)", limit, None)
     overrides = parse_overrides(set_, input_, batch)
     for spec in specs or []:
         graph = build_graph(spec, overrides)
-        files.update(model_files(graph, analyze(graph), f"bundled spec {spec}" if spec in ENTRIES else spec))
-    write_files(output, files, create=True)
-    sys.stderr.write(f"wrote {len(files)} files to {output}\n")
+        made = model_files(graph, analyze(graph), f"bundled spec {spec}" if spec in ENTRIES else spec)
+        _merge(files, owners, made, spec, limit, graph.name)
+    write_files(folder, files, create=True)
+    sys.stderr.write(f"wrote {len(files)} files to {folder}\n")
+
+
+def _merge(
+    files: dict[str, bytes],
+    owners: dict[str, tuple[str, str]],
+    new: dict[str, bytes],
+    who: str,
+    limit: int,
+    model: str | None,
+) -> None:
+    """Add ``who``'s report files, refusing names the file system cannot hold and any file another model
+    of this run writes with other contents (compared without case: macOS and Windows ignore it)."""
+    from rescomp.errors import Loc, SpecError
+
+    for name, data in new.items():
+        size = len(name.encode())
+        if size > limit:
+            longest = max(len(n.encode()) for n in new)
+            fit = f"; at most {limit - (longest - len(model.encode()))} fit" if model else ""
+            raise SpecError(
+                f"report file '{name[:24]}...{name[-16:]}' would be {size} bytes, longer than the {limit} "
+                "this file system allows",
+                Loc(who),
+                hint=f"give the spec a shorter name: it has {len(model or '')} characters{fit}",
+            )
+        key = name.casefold()
+        if key in owners and files[owners[key][0]] != data:
+            first, other = owners[key]
+            raise SpecError(
+                f"report file '{name}' would overwrite '{first}' written for {other}",
+                Loc(who),
+                hint="rename one of the specs (its 'name:' field); nothing was written",
+            )
+        owners.setdefault(key, (name, who))
+        files[name] = data

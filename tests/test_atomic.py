@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rescomp.errors import SpecError
 from rescomp.fsutil import write_atomic, write_files
 
 
@@ -34,8 +35,9 @@ def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytes
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(SpecError, match="cannot write: No space left on device") as info:
         write_files(tmp_path / "out", {"model.onnx": b"x" * 1000}, create=True)
+    assert str(info.value).startswith(f"{tmp_path / 'out' / 'model.onnx'}: error: ")  # exit 1, not a traceback
     monkeypatch.undo()
     assert list((tmp_path / "out").iterdir()) == []
 

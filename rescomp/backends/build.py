@@ -1,8 +1,10 @@
 """``rescomp build``: one entry point for every target, each an independent backend.
 
 Every target writes its files into the output folder at once (temporary names, then renames), with a
-``build.json`` manifest. A target the host cannot complete (TensorRT without TensorRT or a GPU) writes
-what it can (the checked ONNX and a recipe) and raises :class:`BackendUnavailable` (exit code 3).
+``build.json`` manifest renamed into place last (see :mod:`rescomp.fsutil` for every rule). The output
+folder is checked before any work starts: each file the target writes must be absent or a regular file.
+A target the host cannot complete (TensorRT without TensorRT or a GPU) writes what it can (the checked
+ONNX and a recipe) and raises :class:`BackendUnavailable` (exit code 3).
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rescomp.backends.manifest import build_manifest, spec_hash
+from rescomp.backends.manifest import MANIFEST, build_manifest, spec_hash
 from rescomp.errors import BackendUnavailable
-from rescomp.fsutil import write_files
+from rescomp.fsutil import preflight, write_files
 from rescomp.ir import Graph
 
 TARGETS = ("torch", "onnx", "tensorrt", "aoti")
+# every file each target may write (its manifest included); all are checked before a build starts
+OUTPUTS = {
+    "torch": ("model.py", "model.safetensors", MANIFEST),
+    "onnx": ("model.onnx", MANIFEST),
+    "tensorrt": ("model.onnx", "tensorrt_recipe.json", "model.engine", "model.json", "timing.cache", MANIFEST),
+    "aoti": ("model.pt2", MANIFEST),
+}
+ALL_OUTPUTS = tuple(sorted({name for names in OUTPUTS.values() for name in names}))
 
 
 @dataclass
@@ -49,8 +59,9 @@ def _manifest(graph: Graph, opts: BuildOptions, files: dict[str, bytes], **extra
 
 
 def _write(out_dir: Path, files: dict[str, bytes]) -> dict[str, str]:
-    """Write the files (all or none), then return their digests."""
-    write_files(out_dir, files, create=True)
+    """Write the files (all or none, the manifest last), then return their digests. Leftover temporaries
+    of any target's files (from a killed build) are removed first."""
+    write_files(out_dir, files, create=True, manifest=MANIFEST, stale=ALL_OUTPUTS)
     return {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
 
 
@@ -59,6 +70,7 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
     from rescomp.backends.torch_source import emit_source
     from rescomp.backends.weights import require_memory
 
+    preflight(out_dir, OUTPUTS.get(opts.target, (MANIFEST,)), create=True)
     require_memory(graph, f"building '{graph.name}'")
     source = emit_source(graph, origin=opts.origin, command=opts.command)
     if opts.target == "torch":
@@ -138,7 +150,7 @@ def _build_tensorrt(
         files["build.json"] = _manifest(
             graph, opts, files, **onnx_info, tensorrt="not built: " + "; ".join(host.missing)
         )
-        write_files(out_dir, files, create=True)
+        _write(out_dir, files)
         raise BackendUnavailable(trt_b.unavailable_message(host, out_dir, command))
     cache_path = out_dir / "timing.cache"
     cache = cache_path.read_bytes() if cache_path.is_file() else None
