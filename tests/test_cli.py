@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,18 +133,70 @@ def test_analyze_imports_no_heavy_modules(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["models"][0]["params"] == 60_192_808
 
 
-def test_console_script_installed() -> None:
+def _without_repo_on_path() -> dict[str, str]:
+    """The environment of a fresh interpreter that sees only what is installed: no PYTHONPATH."""
+    return {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PYTHONSTARTUP", "PYTHONSAFEPATH"}}
+
+
+def test_console_script_installed(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "rescomp"
-    proc = subprocess.run([str(exe), "analyze", "resnet18", "--json"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0
+    proc = subprocess.run(
+        [str(exe), "analyze", "resnet18", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=_without_repo_on_path(),
+    )
+    assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["models"][0]["params"] == 11_689_512
 
 
-def test_cli_package_is_not_top_level() -> None:
-    import importlib.util
+def test_cli_package_is_not_top_level(tmp_path: Path) -> None:
+    """The installed distribution provides the CLI as rescomp.cli and no top-level 'cli' package.
 
-    assert importlib.util.find_spec("rescomp.cli") is not None
-    assert importlib.util.find_spec("cli") is None or Path.cwd().joinpath("cli").is_dir()
+    Checked in a fresh interpreter started in an empty directory without PYTHONPATH: in this process
+    pytest has put the repository root on sys.path, and from the root the folder cli/ is importable as
+    'cli' whatever the packaging does, so an in-process check cannot fail."""
+    probe = (
+        "import importlib.util, json\n"
+        "import rescomp.cli.main\n"
+        "print(json.dumps({'cli': importlib.util.find_spec('cli') is not None,\n"
+        "                  'main': rescomp.cli.main.__file__}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=_without_repo_on_path(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["cli"] is False, "a top-level 'cli' package is importable from the installed environment"
+    assert Path(found["main"]).parent.name == "cli"  # the sources live in cli/, installed as rescomp.cli
+
+
+def test_packaging_lists_every_package() -> None:
+    """pyproject.toml names the packages one by one: every package folder must be listed (a missing one
+    is absent from the wheel, which only an editable install hides), and none is installed as 'cli'."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    package_dir: dict[str, str] = tool["package-dir"]
+    assert package_dir == {"rescomp": "rescomp", "rescomp.cli": "cli"}
+    on_disk = {
+        ".".join(("rescomp", *init.parent.relative_to(root / "rescomp").parts))
+        for init in root.glob("rescomp/**/__init__.py")
+    }
+    on_disk |= {
+        ".".join(("rescomp.cli", *init.parent.relative_to(root / "cli").parts))
+        for init in root.glob("cli/**/__init__.py")
+    }
+    assert sorted(on_disk - set(tool["packages"])) == []
+    assert all(p == "rescomp" or p.startswith("rescomp.") for p in tool["packages"])
 
 
 def test_streamed_json_equals_the_document() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from rescomp.errors import SpecError
@@ -23,8 +24,13 @@ from rescomp.ops.base import (
 
 
 def _adaptive_spans(size: int, out: int) -> int:
-    """Sum of torch's adaptive window lengths along one axis."""
-    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+    """Sum of torch's adaptive window lengths along one axis, in closed form.
+
+    Window i covers [floor(i*n/m), ceil((i+1)*n/m)) for n = size and m = out. Reindexing the
+    sum of ends against the sum of starts gives n + sum over i = 1..m of (ceil(i*n/m) - floor(i*n/m)),
+    and that difference is 1 except where m divides i*n, which happens for gcd(n, m) of the m values
+    of i. So the sum is n + m - gcd(n, m), with no loop over the output size."""
+    return size + out - math.gcd(size, out)
 
 
 @register
