@@ -40,3 +40,13 @@ def test_bench_markdown_and_all_unavailable(cli) -> None:  # type: ignore[no-unt
     r = cli("bench", "resnet_cifar", "--target", "tensorrt", "--runs", "1")
     assert r.code == 3
     assert cli("bench", "resnet_cifar", "--target", "tpu").code == 2
+
+
+def test_cuda_without_a_gpu_is_exit_3(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this host has a GPU")
+    spec = tmp_path / "t.yaml"
+    spec.write_text("name: t\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4}\n  - {op: adaptive_avgpool}\n")
+    r = cli("bench", str(spec), "--device", "cuda")
+    assert r.code == 3 and len(r.err.strip().splitlines()) == 1 and "needs a CUDA GPU" in r.err

@@ -159,6 +159,14 @@ def bench(
     for t in targets:
         if t not in BENCH_TARGETS:
             raise UsageError(f"error: unknown bench target '{t}' (hint: {', '.join(BENCH_TARGETS)})")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise BackendUnavailable(
+                "--device cuda needs a CUDA GPU and a CUDA build of torch; this host has neither",
+                hint=f"torch {torch.__version__} reports no CUDA device; run on a GPU machine or use --device cpu",
+            )
     from rescomp.backends.weights import require_memory
     from rescomp.passes import analyze
 
