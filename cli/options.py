@@ -20,10 +20,13 @@ BatchOpt = Annotated[int | None, typer.Option("--batch", min=1, help="Batch size
 
 
 def parse_overrides(sets: list[str] | None, input_: str | None, batch: int | None):  # type: ignore[no-untyped-def]
-    """Turn command-line strings into :class:`rescomp.lower.Overrides` (values parsed as YAML scalars)."""
-    import yaml
+    """Turn command-line strings into :class:`rescomp.lower.Overrides`.
 
+    A ``--set`` value is read as an expression without names (``9``, ``2 * 8``, ``true``, ``[2, 2]``),
+    bounded like every spec expression; anything else (``A``, ``none``, ``3x3``) is the string as
+    written. YAML 1.1 scalar rules (``1:00`` as 60, ``010`` as 8, ``yes`` as true) do not apply."""
     from rescomp.lower import Overrides
+    from rescomp.spec.expr import MAX_INT, evaluate_override
 
     params = {}
     for text in sets or []:
@@ -34,20 +37,29 @@ def parse_overrides(sets: list[str] | None, input_: str | None, batch: int | Non
             raise SpecError(
                 f"cannot read --set '{text}'", Loc(where, 1, 1), hint="write --set key=value, e.g. --set n=9"
             )
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
-        if isinstance(value, (dict, list)) or value is None:
-            value = raw  # a plain string, e.g. --set stride_in=3x3
-        params[key] = (value, Loc(where, 1, len(key) + 2))
+        loc = Loc(where, 1, len(key) + 2)
+        params[key] = (evaluate_override(raw, loc), loc)
     shape = None
     if input_ is not None:
-        if not re.fullmatch(r"\d+(x\d+)*", input_.strip()):
+        where = f"<--input {input_}>"
+        if not re.fullmatch(r"[0-9]+(x[0-9]+)*", input_.strip()):
             raise SpecError(
                 f"cannot read --input '{input_}'",
-                Loc(f"<--input {input_}>", 1, 1),
+                Loc(where, 1, 1),
                 hint="write dimensions without the batch, e.g. --input 3x224x224",
             )
-        shape = (tuple(int(d) for d in input_.strip().split("x")), Loc(f"<--input {input_}>", 1, 1))
+        dims = []
+        col = 1 + len(input_) - len(input_.lstrip())
+        for digits in input_.strip().split("x"):
+            # checked on the text: int() of 4,300 digits or more raises, and such a size is absurd anyway
+            significant = digits.lstrip("0") or "0"
+            if len(significant) > len(str(MAX_INT)) or int(significant) > MAX_INT:
+                raise SpecError(
+                    f"input dimension {digits[:30]}{'...' if len(digits) > 30 else ''} exceeds {MAX_INT:.0e}",
+                    Loc(where, 1, col),
+                    hint="sizes this large are not real inputs",
+                )
+            dims.append(int(significant))
+            col += len(digits) + 1
+        shape = (tuple(dims), Loc(where, 1, 1))
     return Overrides(params, shape, (batch, Loc("<--batch>", 1, 1)) if batch is not None else None)

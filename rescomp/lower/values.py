@@ -12,7 +12,7 @@ from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
 from rescomp.ir import Shape
-from rescomp.spec.expr import evaluate, interpolate
+from rescomp.spec.expr import check_bounds, evaluate, interpolate
 from rescomp.spec.model import Spec, Value
 
 
@@ -80,6 +80,7 @@ def resolve_params(spec: Spec, overrides: Overrides) -> dict[str, Any]:
         if param is None:
             hint = did_you_mean(key, spec.params) if spec.params else f"spec '{spec.name}' has no parameters"
             raise SpecError(f"unknown parameter '{key}' for spec '{spec.name}'", loc, hint=hint)
+        check_bounds(value, loc, f"parameter '{key}'")  # the bounds expressions obey, for the API too
         default = param.default
         ok = isinstance(value, bool) == isinstance(default, bool) and (
             isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
@@ -111,12 +112,15 @@ def input_shape(spec: Spec, env: Mapping[str, Any], overrides: Overrides) -> tup
             raise SpecError("'input' must be a list like [3, 224, 224] or a string like 3x224x224", loc)
         dims = tuple(eval_untyped(d.strip() if isinstance(d, str) else d, env, loc) for d in raw)
     for d in dims:
+        check_bounds(d, loc, "input dimension")  # first: the message below prints the dimensions
+    for d in dims:
         if not isinstance(d, int) or isinstance(d, bool) or d < 1:
             raise SpecError(f"input dimensions must be positive integers, got {list(dims)}", loc)
     if overrides.batch is not None:
         batch, bloc = overrides.batch
     else:
         batch, bloc = eval_untyped(spec.batch.raw, env, spec.batch.loc), spec.batch.loc
+    check_bounds(batch, bloc, "batch")
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise SpecError(f"batch must be a positive integer, got {batch!r}", bloc)
     return (batch, *dims), loc

@@ -2,14 +2,21 @@
 ``stride if stride_in == '1x1' else 1``, ``{18: [2, 2, 2, 2]}[depth][0]``.
 
 Expressions are parsed with :mod:`ast` and interpreted node by node over a whitelist; nothing is ever
-passed to ``eval``. Names resolve only to spec parameters. Results are bounded in size so that a
-hostile spec cannot make the evaluator allocate without limit.
+passed to ``eval``. Names resolve only to spec parameters.
+
+Every value is bounded, and bounded *before* it is built: integers and floats stay within
+``MAX_INT`` in magnitude (floats also finite), and a string, list or mapping holds at most
+``MAX_LEN`` items counted through its nesting (:func:`weight`). Operations that can grow a value
+(``*``, ``+``, ``**``, ``round``, ``int`` of a string) estimate the result from their operands
+first; string formatting with ``%`` is refused. Any other failure of an operation (a type error, an
+overflow) becomes a :class:`SpecError` at the expression's location, so no Python exception escapes.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import math
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +24,10 @@ from typing import Any
 from rescomp.errors import Loc, SpecError, did_you_mean
 
 MAX_INT = 10**18  # beyond any sane size; keeps '10 ** 10 ** 10' from hanging the evaluator
-MAX_LEN = 10_000  # longest list or string an expression may build
+MAX_LEN = 10_000  # most items (characters, list items, through nesting) an expression's value may hold
+MAX_EXPONENT = 64  # largest exponent of '**' and largest |ndigits| of round()
+MAX_TEXT = 2000  # longest expression text
+MAX_NUMBER_TEXT = 64  # longest string int() converts (a number within MAX_INT needs 20 characters)
 
 _BINOPS: dict[type[ast.operator], Any] = {
     ast.Add: operator.add,
@@ -44,8 +54,110 @@ _FUNCS: dict[str, Any] = {
     "int": int,
     "round": round,
     "len": len,
-    "ceil_div": lambda a, b: -(-a // b),
+    "ceil_div": lambda a, b: _ceil_div(a, b),
 }
+
+
+def _ceil_div(a: Any, b: Any) -> Any:
+    if not all(isinstance(x, (int, float)) for x in (a, b)):
+        raise TypeError(f"ceil_div() needs numbers, got {_kind(a)} and {_kind(b)}")
+    return -(-a // b)
+
+
+_NESTED = frozenset({str, list, tuple, dict})
+_MEMO: dict[int, tuple[Any, int]] = {}  # id -> (the value, kept alive so its id is not reused; its weight)
+
+
+def weight(value: Any) -> int:
+    """How many items a value holds, through its nesting: a string counts its characters, a list or
+    mapping its entries plus the weight of each. Scalars weigh nothing.
+
+    A spec evaluates the same parameter lists once per block instance, so the weight of a large
+    container is remembered by identity: repeated use costs a lookup, not a walk."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, (list, tuple, dict)):
+        return 0
+    if len(value) <= 16:
+        return _walk(value)
+    hit = _MEMO.get(id(value))
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    out = _walk(value)
+    if len(_MEMO) >= 4096:
+        _MEMO.clear()
+    _MEMO[id(value)] = (value, out)
+    return out
+
+
+def _walk(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(weight(k) + weight(v) for k, v in value.items())
+    if _NESTED.isdisjoint(map(type, value)):  # flat: no per-item Python work
+        return len(value)
+    return len(value) + sum(weight(v) for v in value)
+
+
+def bound_problem(value: Any) -> str | None:
+    """Why ``value`` breaks the documented bounds (None if it does not). Containers are checked through
+    their nesting with a budget, so a huge value is refused without being walked."""
+    budget = [MAX_LEN]
+
+    def visit(v: Any) -> str | None:
+        if isinstance(v, bool) or v is None:
+            return None
+        if isinstance(v, int):
+            return f"value exceeds {MAX_INT:.0e}" if abs(v) > MAX_INT else None
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return f"value {v} is not a finite number"
+            return f"value exceeds {MAX_INT:.0e}" if abs(v) > MAX_INT else None
+        if isinstance(v, str):
+            budget[0] -= len(v)
+            return f"value longer than {MAX_LEN:,} items" if budget[0] < 0 else None
+        if isinstance(v, (list, tuple, dict)):
+            budget[0] -= len(v)
+            if budget[0] < 0:
+                return f"value longer than {MAX_LEN:,} items"
+            items = [x for kv in v.items() for x in kv] if isinstance(v, dict) else v
+            for x in items:
+                problem = visit(x)
+                if problem:
+                    return problem
+            return None
+        return f"a {type(v).__name__} value is not allowed"
+
+    return visit(value)
+
+
+def check_bounds(value: Any, loc: Loc, what: str) -> Any:
+    """Refuse a value (a literal, an override) that breaks the bounds expressions obey."""
+    problem = bound_problem(value)
+    if problem:
+        raise SpecError(f"{what}: {problem}", loc, hint="sizes this large are not real networks")
+    return value
+
+
+def _is_seq(value: Any) -> bool:
+    return isinstance(value, (str, list, tuple))
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int)  # bool included: 'x' * True is 'x'
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason for an operation's failure."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, OverflowError):
+        return "result out of range"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]
 
 
 class _Eval:
@@ -61,16 +173,46 @@ class _Eval:
             loc = Loc(self.loc.file, self.loc.line, self.loc.col + node.col_offset)
         return SpecError(f"in expression '{self.text}': {message}", loc, hint=hint)
 
-    def check(self, value: Any, node: ast.AST) -> Any:
-        if isinstance(value, bool):
+    def check(self, value: Any, node: ast.AST, size: int | None = None) -> Any:
+        """Refuse a result outside the bounds; ``size`` is a container's weight where the caller knew it."""
+        if isinstance(value, bool) or value is None:
             return value
-        if isinstance(value, int) and abs(value) > MAX_INT:
-            raise self.fail(f"value exceeds {MAX_INT:.0e}", node, hint="sizes this large are not real networks")
-        if isinstance(value, (list, str, tuple)) and len(value) > MAX_LEN:
-            raise self.fail(f"result longer than {MAX_LEN} items", node)
-        return value
+        if isinstance(value, int):
+            if abs(value) > MAX_INT:
+                raise self.fail(f"value exceeds {MAX_INT:.0e}", node, hint="sizes this large are not real networks")
+            return value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise self.fail("result is not a finite number", node)
+            if abs(value) > MAX_INT:
+                raise self.fail(f"value exceeds {MAX_INT:.0e}", node, hint="sizes this large are not real networks")
+            return value
+        if isinstance(value, (str, list, tuple, dict)):
+            self.limit(weight(value) if size is None else size, node)
+            return value
+        raise self.fail(f"a {type(value).__name__} result is not allowed", node, hint="results are real numbers")
+
+    def limit(self, size: int, node: ast.AST) -> None:
+        if size > MAX_LEN:
+            raise self.fail(f"result longer than {MAX_LEN:,} items", node, hint="no spec value needs this many")
 
     def ev(self, node: ast.AST) -> Any:
+        try:
+            return self._ev(node)
+        except SpecError:
+            raise
+        except (
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            LookupError,
+            AttributeError,
+            RecursionError,
+            MemoryError,
+        ) as exc:
+            raise self.fail(_describe(exc), node) from None
+
+    def _ev(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):
             return self.ev(node.body)
         if isinstance(node, ast.Constant):
@@ -92,26 +234,23 @@ class _Eval:
             return self.env[node.id]
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             left, right = self.ev(node.left), self.ev(node.right)
-            if isinstance(node.op, ast.Pow) and isinstance(right, int) and abs(right) > 64:
-                raise self.fail("exponent larger than 64", node)
-            if isinstance(node.op, ast.Mult) and (isinstance(left, (str, list)) or isinstance(right, (str, list))):
-                n = right if isinstance(left, (str, list)) else left
-                if isinstance(n, int) and n > MAX_LEN:
-                    raise self.fail(f"result longer than {MAX_LEN} items", node)
+            size = self.precheck(node, left, right)
             try:
-                return self.check(_BINOPS[type(node.op)](left, right), node)
+                return self.check(_BINOPS[type(node.op)](left, right), node, size)
             except ZeroDivisionError:
                 raise self.fail("division by zero", node) from None
             except TypeError as exc:
                 raise self.fail(str(exc), node) from None
         if isinstance(node, ast.UnaryOp):
             value = self.ev(node.operand)
-            if isinstance(node.op, ast.USub):
-                return -value
-            if isinstance(node.op, ast.UAdd):
-                return +value
             if isinstance(node.op, ast.Not):
                 return not value
+            if isinstance(node.op, (ast.USub, ast.UAdd)):
+                if not isinstance(value, (int, float)):
+                    raise self.fail(
+                        f"'{'-' if isinstance(node.op, ast.USub) else '+'}' needs a number, got {_kind(value)}", node
+                    )
+                return self.check(-value if isinstance(node.op, ast.USub) else +value, node)
         if isinstance(node, ast.BoolOp):
             if isinstance(node.op, ast.And):
                 result: Any = True
@@ -139,33 +278,97 @@ class _Eval:
         if isinstance(node, ast.IfExp):
             return self.ev(node.body) if self.ev(node.test) else self.ev(node.orelse)
         if isinstance(node, (ast.List, ast.Tuple)):
-            return [self.ev(e) for e in node.elts]
+            items = [self.ev(e) for e in node.elts]
+            return self.check(items, node, len(items) + sum(weight(v) for v in items))
         if isinstance(node, ast.Dict):
             if any(k is None for k in node.keys):
                 raise self.fail("'**' in a mapping is not allowed", node)
-            return {self.ev(k): self.ev(v) for k, v in zip(node.keys, node.values, strict=True)}  # type: ignore[arg-type]
+            out = {}
+            for k, v in zip(node.keys, node.values, strict=True):
+                key = self.ev(k)  # type: ignore[arg-type]
+                if isinstance(key, (list, dict)):
+                    raise self.fail(f"a mapping key must be a number, string or boolean, got {_kind(key)}", k)
+                out[key] = self.ev(v)
+            return self.check(out, node)
         if isinstance(node, ast.Subscript):
             base, index = self.ev(node.value), self.ev(node.slice)
             try:
                 return base[index]
             except (KeyError, IndexError, TypeError):
                 keys = list(base) if isinstance(base, dict) else None
-                keys_hint = f"valid keys: {', '.join(map(str, keys))}" if keys is not None else None
-                raise self.fail(f"no entry {index!r}", node, hint=keys_hint) from None
+                keys_hint = f"valid keys: {_short(', '.join(map(str, keys)))}" if keys is not None else None
+                raise self.fail(f"no entry {_short(repr(index))}", node, hint=keys_hint) from None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
             fn = _FUNCS.get(node.func.id)
             if fn is None:
                 raise self.fail(f"unknown function '{node.func.id}'", node, hint=did_you_mean(node.func.id, _FUNCS))
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                raise self.fail("'*' arguments are not allowed", node)
+            args = [self.ev(a) for a in node.args]
+            self.precall(node, node.func.id, args)
             try:
-                return self.check(fn(*[self.ev(a) for a in node.args]), node)
+                return self.check(fn(*args), node)
             except (TypeError, ValueError, ZeroDivisionError) as exc:
-                raise self.fail(str(exc), node) from None
+                raise self.fail(_describe(exc), node) from None
         raise self.fail(
             f"'{type(node).__name__}' syntax is not allowed",
             node,
             hint="expressions allow numbers, strings, parameter names, arithmetic, comparisons, "
             "'a if c else b', lists, mappings, indexing and min/max/int/round/len/ceil_div",
         )
+
+    def precheck(self, node: ast.BinOp, left: Any, right: Any) -> int | None:
+        """Refuse an operation whose result would break the bounds, before it is computed.
+        Returns the weight a sequence result will have."""
+        op = node.op
+        if isinstance(op, ast.Pow):
+            if isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+                raise self.fail(f"exponent larger than {MAX_EXPONENT}", node)
+            if isinstance(left, (int, float)) and isinstance(right, float) and left < 0 and not right.is_integer():
+                raise self.fail("a negative number to a fractional power is not a real number", node)
+        elif isinstance(op, ast.Mult):
+            for seq, count in ((left, right), (right, left)):
+                if _is_seq(seq) and _is_count(count):
+                    size = weight(seq) * max(count, 0)
+                    self.limit(size, node)
+                    return size
+        elif isinstance(op, ast.Add):
+            if _is_seq(left) and _is_seq(right):
+                size = weight(left) + weight(right)
+                self.limit(size, node)
+                return size
+        elif isinstance(op, ast.Mod) and isinstance(left, str):
+            raise self.fail(
+                "'%' formatting of strings is not allowed", node, hint="substitute values with ${...} instead"
+            )
+        return None
+
+    def precall(self, node: ast.Call, name: str, args: list[Any]) -> None:
+        """Refuse a call whose result would break the bounds or whose work is unbounded."""
+        if name == "round" and len(args) == 2:
+            ndigits = args[1]
+            if isinstance(ndigits, int) and abs(ndigits) > MAX_EXPONENT:
+                raise self.fail(f"round() to more than {MAX_EXPONENT} digits", node)
+        if name == "int" and args and isinstance(args[0], str) and len(args[0]) > MAX_NUMBER_TEXT:
+            raise self.fail(f"int() of a string longer than {MAX_NUMBER_TEXT} characters", node)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if value is None:
+        return "nothing (None)"
+    return f"a {type(value).__name__}"
 
 
 @functools.lru_cache(maxsize=4096)
@@ -175,9 +378,11 @@ def _parse(text: str) -> ast.Expression:
 
 
 def evaluate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
-    """Evaluate one expression string against the parameters in ``env``."""
-    if len(text) > 2000:
-        raise SpecError("expression longer than 2000 characters", loc)
+    """Evaluate one expression string against the parameters in ``env``.
+
+    Any failure is a :class:`SpecError` at ``loc`` (or a column inside the expression)."""
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"expression longer than {MAX_TEXT} characters", loc)
     try:
         tree = _parse(text)
     except SyntaxError:
@@ -190,8 +395,31 @@ def evaluate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
         raise SpecError(f"in expression '{text}': cannot be parsed", loc) from None
     try:
         return _Eval(text, env, loc).ev(tree)
+    except SpecError:
+        raise
     except RecursionError:
         raise SpecError(f"in expression '{text}': nested too deeply", loc) from None
+    except Exception as exc:  # a last line: whatever an operation raised is the expression's fault
+        raise SpecError(f"in expression '{text}': {_describe(exc)}", loc) from None
+
+
+def evaluate_override(text: str, loc: Loc) -> Any:
+    """A command-line ``--set`` value: an expression without names (``3``, ``2 * 8``, ``true``,
+    ``'B'``, ``[2, 2]``), bounded like any expression. A value that does not parse as one, or that
+    names something (``A``, ``none``, ``1x1``, ``1:00``), is the plain string as written."""
+    if not text.strip():
+        return text
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"value longer than {MAX_TEXT} characters", loc)
+    try:
+        tree = _parse(text)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return text
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}  # min, round, ...: not names
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
+    if names - {"true", "True", "false", "False"}:
+        return text
+    return evaluate(text, {}, loc)
 
 
 def interpolate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
@@ -203,13 +431,18 @@ def interpolate(text: str, env: Mapping[str, Any], loc: Loc) -> Any:
     if stripped.startswith("${") and stripped.endswith("}") and stripped.count("${") == 1:
         return evaluate(stripped[2:-1], env, loc)
     out: list[str] = []
+    size = 0
     rest = text
     while "${" in rest:
         head, _, tail = rest.partition("${")
         expr, sep, rest = tail.partition("}")
         if not sep:
             raise SpecError(f"unclosed '${{' in '{text}'", loc, hint="write ${name} or ${expression}")
+        piece = str(evaluate(expr, env, loc))
+        size += len(head) + len(piece)
+        if size > MAX_LEN:
+            raise SpecError(f"'{text[:60]}...' substitutes to more than {MAX_LEN:,} characters", loc)
         out.append(head)
-        out.append(str(evaluate(expr, env, loc)))
+        out.append(piece)
     out.append(rest)
     return "".join(out)
