@@ -44,7 +44,9 @@ from rescomp.spec.model import (
 )
 
 MAX_REPEAT = 100_000
-MAX_NODES = 2_000_000
+# ResNet-1202 has about 4,000 nodes and a 10,000-block chain 70,000: the limit leaves room for any
+# real network while keeping the worst case under 10 s and 1 GiB (benchmarks/results/scale.md)
+MAX_NODES = 250_000
 MAX_BLOCK_DEPTH = 32
 
 
@@ -122,6 +124,7 @@ class _Builder:
             if isinstance(item, RepeatItem):
                 n = integer(item.repeat, scope.env, "'repeat'")
                 self.check_repeat(n, item.repeat.loc)
+                self.check_expansion(n * min_nodes(item.layers, scope.env), item.repeat.loc)
                 for _ in range(n):
                     self.items(item.layers, scope)
                 continue
@@ -171,6 +174,15 @@ class _Builder:
         if n > MAX_REPEAT:
             raise SpecError(
                 f"repeat count {n:,} exceeds {MAX_REPEAT:,}", loc, hint="no real network repeats this often"
+            )
+
+    def check_expansion(self, more: int, loc: Loc) -> None:
+        """Refuse, before building anything, a ``repeat`` that will certainly pass the node limit."""
+        if len(self.graph) + more > MAX_NODES:
+            raise SpecError(
+                f"this repeat expands to at least {more:,} layers; a network may have at most {MAX_NODES:,}",
+                loc,
+                hint="check the repeat counts (nested repeats multiply)",
             )
 
     def reserved_in(self, defn: BlockDef) -> frozenset[str]:
@@ -281,6 +293,28 @@ class _Builder:
             out = self.node("bn", proj.prefix() + "1", (out,), REGISTRY["bn"].complete({}), loc, proj)
         proj.output = out
         return out
+
+
+def min_nodes(items: tuple[Item, ...], env: Mapping[str, Any]) -> int:
+    """A lower bound on the nodes ``items`` expand to: ops, seqs and nested repeats whose counts the
+    environment already fixes; items with ``when`` and blocks count nothing (they may be empty)."""
+    total = 0
+    for item in items:
+        if item.when is not None:
+            continue
+        if isinstance(item, OpItem):
+            total += 1
+        elif isinstance(item, SeqItem):
+            total += min_nodes(item.layers, env)
+        elif isinstance(item, RepeatItem):
+            try:
+                n = integer(item.repeat, env, "'repeat'")
+            except SpecError:
+                continue  # reported where the repeat is expanded
+            total += min(n, MAX_REPEAT + 1) * min_nodes(item.layers, env)
+        if total > MAX_NODES:
+            break
+    return total
 
 
 def lower(spec: Spec, overrides: Overrides | None = None) -> Graph:

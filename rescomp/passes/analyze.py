@@ -28,7 +28,7 @@ CONVENTIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Layer:
     name: str
     op: str
@@ -116,6 +116,7 @@ class Analysis:
     def to_json(self, layers: bool = True) -> dict[str, Any]:
         """The model's entry in the ``rescomp.analysis/1`` JSON document (``layers=False``: without the
         per-layer list)."""
+        times = self.roofline_ms()
         return {
             "name": self.name,
             "settings": self.settings,
@@ -138,8 +139,8 @@ class Analysis:
                 "precision": "fp16",
                 "gpus": {
                     g.name: {
-                        "time_ms": round(self.roofline_ms()[g.name], 6),
-                        "memory_bound_layers": sum(x.memory_bound[g.name] for x in self.layers if x.op != "input"),
+                        "time_ms": round(times[g.name], 6),
+                        "memory_bound_layers": sum(x.memory_bound[g.name] for x in self.layers[1:]),  # not the input
                         "tensor_tflops": g.tensor_tflops,
                         "vector_tflops": g.vector_tflops,
                         "bandwidth_gbs": g.bandwidth_gbs,
@@ -248,15 +249,20 @@ def _layer_json(x: Layer) -> dict[str, Any]:
 
 def write_document(analyses: list[Analysis], out: Any) -> None:
     """Stream the ``--json`` document to a text file: the same data as :func:`to_document`, with one
-    compact line per layer, written as it is made (a 10,000-block net never holds the whole text)."""
+    compact line per stage and per layer, written as it is made (a 10,000-block net never holds the
+    whole text, and the big lists never go through the indenting encoder, which is pure Python)."""
     import json
 
     out.write('{\n  "schema": ' + json.dumps(SCHEMA) + ',\n  "conventions": ')
     out.write(json.dumps(CONVENTIONS, indent=2).replace("\n", "\n  ") + ',\n  "models": [')
     for i, a in enumerate(analyses):
         model = a.to_json(layers=False)
+        stages = model.pop("stages")
         head = json.dumps(model, indent=2).replace("\n", "\n    ")
-        out.write(("," if i else "") + "\n    " + head[:-6] + ',\n      "layers": [')
+        out.write(("," if i else "") + "\n    " + head[:-6] + ',\n      "stages": [')
+        for j, stage in enumerate(stages):
+            out.write(("," if j else "") + "\n        " + json.dumps(stage))
+        out.write("\n      ],\n      \"layers\": [")
         for j, layer in enumerate(a.layers):
             out.write(("," if j else "") + "\n        " + json.dumps(_layer_json(layer)))
         out.write("\n      ]\n    }")

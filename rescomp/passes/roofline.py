@@ -33,7 +33,7 @@ GPUS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerRoofline:
     intensity: float  # FLOPs per byte moved
     seconds: dict[str, float]  # per GPU
