@@ -262,7 +262,7 @@ def write_document(analyses: list[Analysis], out: Any) -> None:
         out.write(("," if i else "") + "\n    " + head[:-6] + ',\n      "stages": [')
         for j, stage in enumerate(stages):
             out.write(("," if j else "") + "\n        " + json.dumps(stage))
-        out.write("\n      ],\n      \"layers\": [")
+        out.write('\n      ],\n      "layers": [')
         for j, layer in enumerate(a.layers):
             out.write(("," if j else "") + "\n        " + json.dumps(_layer_json(layer)))
         out.write("\n      ]\n    }")
