@@ -8,6 +8,7 @@ Each case runs in a fresh process (peak RSS from os.wait4); every case must end 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +34,34 @@ def cases() -> dict[str, str]:
         "10^6 repeats": "name: rep\ninput: [3, 8, 8]\nlayers:\n  - {repeat: 1000000, layers: [{op: relu}]}\n",
         "exponent tower 10**10**10": "name: pow\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: '10**10**10'}\n",
         "100 kB expression": "name: expr\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: '" + "1+" * 50000 + "1'}\n",
+        # issue 12: the attacker's list (layer 0 of BASE replaced)
+        "round(10**18, -10**18)": _base('{op: conv, out: "round(10**18, -10**18)"}'),
+        "'%3900000000d' % 1": _base("{op: conv, out: \"'%3900000000d' % 1\"}"),
+        "([1]*10000)*10000": _base('{op: conv, out: "len(([1]*10000)*10000)"}'),
+        "1e18 ** 64": _base('{op: conv, out: "int(1e18 ** 64)"}'),
+        "-'a'": _base("{op: conv, out: \"-'a'\"}"),
+        "literal of 5,000 nines": _base("{op: conv, out: " + "9" * 5000 + "}"),
+        "YAML base-60 literal": _base("{op: conv, out: 1:00:00:00:00:00:00:00:00:00:00:00}"),
+        "adaptive_avgpool size 10^12": _base("{op: adaptive_avgpool, size: 1000000000000}"),
+        "100,000 unnamed layers in a repeat": _base("{repeat: 100000, layers: [{op: relu}]}"),
+        "nested repeat 1000 of 1000": _base("{repeat: 1000, layers: [{repeat: 1000, layers: [{op: relu}]}]}"),
+        "plain file of 150,000 layers": "name: flat\ninput: [3, 8, 8]\nlayers:\n" + "  - {op: relu}\n" * 150000,
+        "9 MiB file": "name: big\ninput: [3, 8, 8]\nlayers: [{op: relu}]\n" + "#" * (9 << 20) + "\n",
     }
+
+
+BASE = """name: t
+input: [3, 32, 32]
+layers:
+  - {layer}
+  - {{op: adaptive_avgpool}}
+  - {{op: flatten}}
+  - {{op: linear, out: 10}}
+"""
+
+
+def _base(layer: str) -> str:
+    return BASE.format(layer=layer)
 
 
 def main() -> None:
@@ -43,12 +71,21 @@ def main() -> None:
     exe = Path(sys.executable).parent / "rescomp"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, text in cases().items():
+        fifo = Path(tmp) / "fifo.yaml"
+        os.mkfifo(fifo)
+        specials = {"/dev/zero as the spec": Path("/dev/zero"), "a FIFO as the spec": fifo}
+        for label, text in [*cases().items(), *specials.items()]:
             spec = Path(tmp) / "case.yaml"
-            spec.write_text(text)
-            run = run_fresh([str(exe), "analyze", str(spec), "--json"])
+            if isinstance(text, Path):
+                spec = text
+            else:
+                spec.write_text(text)
+            run = run_fresh([str(exe), "analyze", str(spec), "--json"], timeout=60)
+            if run is None:
+                rows.append(f"| {label} | - | over 60 s | - | killed |")
+                continue
             assert run is not None
-            err = run.stderr.strip().replace(str(spec), "case.yaml")
+            err = run.stderr.strip().replace(str(spec), spec.name if isinstance(text, Path) else "case.yaml")
             outcome = err.splitlines()[0][:110] if err else "answer"
             rows.append(f"| {label} | {run.code} | {run.wall_s:.2f} s | {run.rss_mib:.0f} MiB | {outcome} |")
     publish(

@@ -1,4 +1,4 @@
-"""Scale: a residual net of N basic blocks (100, 1,000, 10,000), analysed by `rescomp analyze --json`.
+"""Scale: a residual net of N basic blocks (100 to 35,000: the node limit), analysed by `rescomp analyze --json`.
 
 Usage:  .venv/bin/python benchmarks/bench_scale.py [--runs 3] [--out benchmarks/results/scale.md]
 Whole-process wall time and peak RSS (fresh process, os.wait4), and in-process time from spec text
@@ -53,7 +53,7 @@ def main() -> None:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in (100, 1000, 10000):
+        for n in (100, 1000, 10000, 35000):  # 35,000 blocks: 245,005 nodes, just under the limit
             path = Path(tmp) / f"chain{n}.yaml"
             path.write_text(spec_text(n))
             procs = []

@@ -25,10 +25,22 @@ class Run:
 
 def run_fresh(cmd: list[str], timeout: float | None = None) -> Run | None:
     """Run ``cmd`` once; None if it exceeds ``timeout`` seconds (it is then killed). Output goes to
-    temporary files, not pipes, so a child that writes a lot never stalls on a full pipe."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    temporary files, not pipes, so a child that writes a lot never stalls on a full pipe.
+
+    Peak RSS comes from GNU time (``/usr/bin/time -f %M``), a tiny parent: ``os.wait4``'s
+    ``ru_maxrss`` also counts the memory of the forked copy of *this* process that the child exec'd
+    from (Linux folds the old mm's high-water mark in at exec), which inflated small figures by
+    however large the benchmark script had grown. Without GNU time, ``wait4`` is the fallback.
+    """
+    gnu_time = Path("/usr/bin/time")
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss,
+    ):
+        argv = [str(gnu_time), "-f", "%M", "-o", rss.name, *cmd] if gnu_time.is_file() else cmd
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
         while True:
             pid, status, usage = os.wait4(proc.pid, 0 if timeout is None else os.WNOHANG)
             if pid:
@@ -41,8 +53,9 @@ def run_fresh(cmd: list[str], timeout: float | None = None) -> Run | None:
         wall = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
-        # Linux reports ru_maxrss in KiB
-        return Run(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), out.read(), err.read())
+        lines = Path(rss.name).read_text().split() if gnu_time.is_file() else []
+        kib = int(lines[-1]) if lines and lines[-1].isdigit() else usage.ru_maxrss  # both in KiB
+        return Run(wall, kib / 1024, os.waitstatus_to_exitcode(status), out.read(), err.read())
 
 
 def machine() -> str:
