@@ -28,7 +28,18 @@ FORMULAS: dict[str, dict[str, int]] = {
     "torchinfo": {"macs": 1, "conv_bias": 1, "bn_params": 1, "linear_bias_params": 1},
     "fvcore": {"macs": 1, "bn": 2, "adaptive_in": 1},
     "thop": {"macs": 1, "bn": 4, "adaptive_in": 1, "adaptive_out": 1},
-    "ptflops": {"macs": 1, "conv_bias": 1, "linear_bias": 1, "bn": 2, "relu": 2, "maxpool_in": 2, "adaptive_in": 2},
+    "ptflops": {
+        "macs": 1,
+        "conv_bias": 1,
+        "linear_bias": 1,
+        "bn": 2,
+        "relu": 2,
+        "maxpool_in": 2,
+        "adaptive_in": 2,
+        "relu6": 1,
+        "silu": 1,
+        "gelu": 2,
+    },
     "ptflops-aten": {"macs": 1, "conv_bias": 1, "linear_bias": 1},
 }
 

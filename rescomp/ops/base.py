@@ -319,7 +319,7 @@ class Merge(Op):
     """Base of ops that merge two or more branches (add, concat): written as an expression in
     forward(), never as a module."""
 
-    arity = (2, None)
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
     functional = True
     category = "merge"
 

@@ -15,6 +15,7 @@ from rescomp.ops.base import (
     OnnxOut,
     Op,
     Shape,
+    TorchArg,
     TorchCall,
     kwargs,
     need_rank,
@@ -50,11 +51,9 @@ class Pool(Op):
     attrs = _WINDOW
     category = "pool"
     tensorrt_layer = "IPoolingLayer"
-    examples = _EXAMPLES
+    examples: ClassVar[tuple[Example, ...]] = _EXAMPLES
     torch_class: ClassVar[str]
     onnx_op: ClassVar[str]
-    #: extra ONNX attributes (AveragePool: torch's count_include_pad default)
-    onnx_attrs: ClassVar[dict[str, Any]] = {}
 
     @staticmethod
     def stride(a: Attrs) -> tuple[int, int]:
@@ -83,7 +82,15 @@ class Pool(Op):
             padding=(pair(a["padding"]), 0),
             ceil_mode=(a["ceil_mode"], False),
         )
-        return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args]
+        return self.torch_class, [("kernel_size", pair(a["kernel"]), KEYWORD), *args, *self.torch_extra(a)]
+
+    def torch_extra(self, a: Attrs) -> list[TorchArg]:
+        """Constructor arguments after the window's (AvgPool2d: count_include_pad)."""
+        return []
+
+    def onnx_attrs(self, a: Attrs) -> dict[str, Any]:
+        """ONNX attributes after the window's (AveragePool: count_include_pad)."""
+        return {}
 
     def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str, opset: int) -> OnnxOut:
         ceil, extra = self.onnx_rounding(a, ins[0])
@@ -93,7 +100,7 @@ class Pool(Op):
             "strides": list(self.stride(a)),
             "pads": [ph, pw, ph + extra[0], pw + extra[1]],
             "ceil_mode": ceil,
-            **self.onnx_attrs,
+            **self.onnx_attrs(a),
         }
         return [OnnxNode(self.onnx_op, [x[0]], [out], attrs, name)]
 
@@ -152,14 +159,37 @@ class AvgPool(Pool):
     kind = "avgpool"
     torch_class = "nn.AvgPool2d"
     onnx_op = "AveragePool"
-    onnx_attrs = {"count_include_pad": 1}  # torch's AvgPool2d default
+    attrs = {
+        **_WINDOW,
+        "count_include_pad": Attr("bool", True, "divide by the whole window, padding included (torch's default)"),
+    }
+    examples = (
+        *_EXAMPLES,
+        Example(
+            {"kernel": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+            ((1, 2, 7, 7),),
+            "padding left out of the divisor",
+        ),
+        Example(
+            {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+            ((2, 3, 8, 8),),
+            "ceil mode, padding left out of the divisor",
+        ),
+        Example({"kernel": 2, "stride": 1, "padding": 1, "count_include_pad": False}, ((1, 2, 5, 6),), "stride 1"),
+    )
     doc = "Average pooling (torch.nn.AvgPool2d)."
     flops_rule = "kernel_h*kernel_w per output element (adds and one divide)"
     census_terms = {"pool_window": "avg-pool windows (kernel elements per output, summed)"}
     onnx_note = (
-        "`count_include_pad=1` (torch's default); where torch's ceil mode drops a last window on one axis "
+        "`count_include_pad` as the attribute says; where torch's ceil mode drops a last window on one axis "
         "only, a located error"
     )
+
+    def torch_extra(self, a: Attrs) -> list[TorchArg]:
+        return kwargs(count_include_pad=(a["count_include_pad"], True))
+
+    def onnx_attrs(self, a: Attrs) -> dict[str, Any]:
+        return {"count_include_pad": int(a["count_include_pad"])}
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
         kh, kw = a["kernel"]
