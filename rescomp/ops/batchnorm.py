@@ -34,7 +34,11 @@ class BatchNorm(Op):
     }
     category = "norm"
     flops_rule = "2 per element (inference: one multiply and one add with folded statistics)"
-    census_terms = {"bn": "BN output elements", "bn_params": "BN scale and shift parameters"}
+    census_terms = {
+        "bn": "BN output elements",
+        "bn_affine": "output elements of BNs with a learned scale and shift (affine)",
+        "bn_params": "BN scale and shift parameters",
+    }
     onnx_note = (
         "folded into a preceding conv that no other layer reads; with `affine: false` the scale and shift "
         "are constant ones and zeros"
@@ -62,7 +66,8 @@ class BatchNorm(Op):
         return 2 * numel(out)
 
     def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
-        return {"bn": numel(out), "bn_params": params * out[0]}  # like every term, for the whole batch
+        affine = numel(out) if a["affine"] else 0
+        return {"bn": numel(out), "bn_affine": affine, "bn_params": params * out[0]}  # whole batch, as every term
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         extra = kwargs(eps=(a["eps"], 1e-5), momentum=(a["momentum"], 0.1), affine=(a["affine"], True))

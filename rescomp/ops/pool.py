@@ -179,7 +179,11 @@ class AvgPool(Pool):
     )
     doc = "Average pooling (torch.nn.AvgPool2d)."
     flops_rule = "kernel_h*kernel_w per output element (adds and one divide)"
-    census_terms = {"pool_window": "avg-pool windows (kernel elements per output, summed)"}
+    census_terms = {
+        "pool_window": "avg-pool windows (kernel elements per output, summed)",
+        "avgpool_in": "avg-pool input elements",
+        "avgpool_out": "avg-pool output elements",
+    }
     onnx_note = (
         "`count_include_pad` as the attribute says; where torch's ceil mode drops a last window on one axis "
         "only, a located error"
@@ -197,4 +201,4 @@ class AvgPool(Pool):
 
     def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
         kh, kw = a["kernel"]
-        return {"pool_window": numel(out) * kh * kw}
+        return {"pool_window": numel(out) * kh * kw, "avgpool_in": numel(ins[0]), "avgpool_out": numel(out)}
