@@ -93,6 +93,44 @@ def wide_cifar(k: int = 2, n: int = 2, mode: str = "plain") -> Count:
     return c
 
 
+def dense_demo(growth: int = 8, layers_per_block: tuple[int, ...] = (2, 2)) -> Count:
+    c = Count()
+    cin, hw = 2 * growth, 32
+    c.conv(3, cin, 3, hw)  # conv0
+    for i, n in enumerate(layers_per_block):
+        for _ in range(n):  # a dense layer: bn, 1x1 conv to 4 * growth, bn, 3x3 conv to growth, concat
+            c.bn(cin), c.conv(cin, 4 * growth, 1, hw), c.bn(4 * growth), c.conv(4 * growth, growth, 3, hw)
+            cin += growth
+        if i + 1 < len(layers_per_block):  # transition: bn, 1x1 conv halving the channels, 2x2 average pool
+            c.bn(cin), c.conv(cin, cin // 2, 1, hw)
+            cin, hw = cin // 2, hw // 2
+    c.bn(cin)  # norm5
+    c.linear(cin, 10)
+    return c
+
+
+def se_demo(width_mult: float = 1.0) -> Count:
+    def divisible(v: float) -> int:  # make_divisible(v, 8), worked out for the widths below
+        return {16.0: 16, 24.0: 24, 4.0: 8, 8.0: 8, 6.0: 8, 12.0: 16}[v]
+
+    c = Count()
+    w = divisible(16 * width_mult)
+    c.conv(3, w, 3, 32), c.bn(w)  # features.0
+
+    def se(ch: int) -> None:  # on a 1x1 map: fc1 and fc2 are 1x1 convolutions with biases
+        squeeze = divisible(ch / 4)
+        c.conv(ch, squeeze, 1, 1), c.conv(squeeze, ch, 1, 1)
+        c.params += squeeze + ch
+
+    for cin, width, hw in ((w, w, 32), (w, 2 * w, 16)):
+        c.conv(cin, width, 3, hw), c.bn(width), c.conv(width, width, 3, hw), c.bn(width)
+        se(width)
+        if cin != width:  # features.2 changes shape: shortcut B projects
+            c.conv(cin, width, 1, hw), c.bn(width)
+    c.linear(2 * w, 10)
+    return c
+
+
 CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("tiny_resnet", {}, tiny_resnet()),
     ("tiny_resnet", {"n": 3}, tiny_resnet(n=3)),  # the doc's `--set n=3`
@@ -101,6 +139,10 @@ CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("wide_cifar", {}, wide_cifar()),
     ("wide_cifar", {"k": 1, "n": 3}, wide_cifar(k=1, n=3)),
     ("wide_cifar", {"mode": "residual"}, wide_cifar(mode="residual")),
+    ("dense_demo", {}, dense_demo()),
+    ("dense_demo", {"growth": 4, "layers_per_block": [1, 2, 3]}, dense_demo(4, (1, 2, 3))),
+    ("se_demo", {}, se_demo()),
+    ("se_demo", {"width_mult": 1.5}, se_demo(1.5)),  # the doc's `--set width_mult=1.5`
 ]
 
 

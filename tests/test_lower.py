@@ -117,7 +117,7 @@ layers:
         assert g["b2.downsample.0"].attrs["stride"] == (2, 2)
     else:
         assert not isinstance(member, Container) and member.op == "pad_shortcut"
-        assert member.attrs == {"stride": 2, "out": 32}
+        assert member.attrs == {"stride": 2, "out": 32, "placement": "end"}
     assert g["b2.add"].inputs == ("b2.bn1", f"b2.{local}" if kind == "pad" else "b2.downsample.1")
 
 

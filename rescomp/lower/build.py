@@ -30,6 +30,7 @@ from rescomp.lower.values import (
 )
 from rescomp.ops import REGISTRY
 from rescomp.spec.expr import interpolate
+from rescomp.spec.grammar import PAD_PLACEMENTS
 from rescomp.spec.model import (
     SHORTCUTS,
     BlockDef,
@@ -41,6 +42,8 @@ from rescomp.spec.model import (
     Spec,
     StageItem,
     Value,
+    check_name,
+    is_template,
 )
 
 MAX_REPEAT = 100_000
@@ -48,6 +51,8 @@ MAX_REPEAT = 100_000
 # real network while keeping the worst case under 10 s and 1 GiB (benchmarks/results/scale.md)
 MAX_NODES = 250_000
 MAX_BLOCK_DEPTH = 32
+#: the name under which expressions inside a block read the block input's channel count
+IN_CHANNELS = "in_channels"
 
 
 class _Builder:
@@ -117,19 +122,43 @@ class _Builder:
         return tuple(scope.resolve(r, self.graph.__contains__, loc) for r in refs)
 
     # items -----------------------------------------------------------------------------------
+    def name_of(self, item: OpItem | BlockItem | StageItem | SeqItem, env: Mapping[str, Any]) -> str | None:
+        """An item's explicit name, with ``${EXPR}`` substituted (and the result checked)."""
+        name = item.name
+        if name is None or not is_template(name):
+            return name
+        loc = item.name_loc or item.loc
+        return check_name(interpolate(name, env, loc), loc, "", source=name)
+
+    def repeat(self, item: RepeatItem, scope: Scope) -> None:
+        n = integer(item.repeat, scope.env, "'repeat'")
+        self.check_repeat(n, item.repeat.loc)
+        self.check_expansion(n * min_nodes(item.layers, scope.env), item.repeat.loc)
+        if item.index is None:
+            for _ in range(n):
+                self.items(item.layers, scope)
+            return
+        outer = scope.env
+        if item.index in outer:
+            raise SpecError(
+                f"repeat index '{item.index}' hides a parameter, var or index of that name",
+                item.loc,
+                hint="choose another index name",
+            )
+        for i in range(n):
+            scope.env = {**outer, item.index: i}
+            self.items(item.layers, scope)
+        scope.env = outer
+
     def items(self, items: tuple[Item, ...], scope: Scope) -> None:
         for item in items:
             if item.when is not None and not boolean(item.when, scope.env, "'when'"):
                 continue
             if isinstance(item, RepeatItem):
-                n = integer(item.repeat, scope.env, "'repeat'")
-                self.check_repeat(n, item.repeat.loc)
-                self.check_expansion(n * min_nodes(item.layers, scope.env), item.repeat.loc)
-                for _ in range(n):
-                    self.items(item.layers, scope)
+                self.repeat(item, scope)
                 continue
             if isinstance(item, OpItem):
-                local = scope.local(item.name, item.op, item.loc)
+                local = scope.local(self.name_of(item, scope.env), item.op, item.loc)
                 full = scope.prefix + local
                 attrs = self.op_attrs(item, scope.env, full)
                 if REGISTRY[item.op].arity[1] is None and item.inputs is None:
@@ -141,7 +170,7 @@ class _Builder:
                     )
                 out = self.node(item.op, full, self.inputs_of(item.inputs, scope, item.loc), attrs, item.loc, scope.box)
             elif isinstance(item, SeqItem):
-                local = scope.local(item.name, "seq", item.loc)
+                local = scope.local(self.name_of(item, scope.env), "seq", item.loc)
                 (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
                 box = self.graph.open(scope.box, local, "seq", loc=item.loc, input=src)
                 inner = Scope(box, scope.env, src, src, reserved=explicit_names(item.layers))
@@ -150,7 +179,7 @@ class _Builder:
                     raise SpecError(f"seq '{local}' is empty", item.loc)
                 out = box.output = inner.last
             elif isinstance(item, StageItem):
-                local = scope.local(item.name, "stage", item.loc)
+                local = scope.local(self.name_of(item, scope.env), "stage", item.loc)
                 (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
                 n = integer(item.repeat, scope.env, "'repeat'", minimum=1)
                 self.check_repeat(n, item.repeat.loc)
@@ -164,7 +193,7 @@ class _Builder:
             else:
                 assert isinstance(item, BlockItem)
                 defn = self.block_def(item.block, scope.env)
-                local = scope.local(item.name, defn.name, item.loc)
+                local = scope.local(self.name_of(item, scope.env), defn.name, item.loc)
                 (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
                 out = self.block(defn, item.args, scope.env, scope.box, local, src, item.loc)
             scope.names[local] = out
@@ -203,9 +232,17 @@ class _Builder:
         return defn
 
     def block_env(
-        self, defn: BlockDef, args: Mapping[str, Value], caller_env: Mapping[str, Any], full: str, loc: Loc
+        self,
+        defn: BlockDef,
+        args: Mapping[str, Value],
+        caller_env: Mapping[str, Any],
+        full: str,
+        loc: Loc,
+        in_channels: int,
     ) -> dict[str, Any]:
-        """The environment inside one block instance: spec values, then its evaluated parameters."""
+        """The environment inside one block instance: ``in_channels`` (the channels of the block input,
+        its shape[1]), then spec values, then its evaluated parameters: a name the spec or the block
+        defines explicitly wins over ``in_channels``."""
         for key, value in args.items():
             if key not in defn.params:
                 raise SpecError(
@@ -213,7 +250,7 @@ class _Builder:
                     value.loc,
                     hint=did_you_mean(key, defn.params) or "declare it under the block's 'params'",
                 )
-        env: dict[str, Any] = dict(self.env)
+        env: dict[str, Any] = {IN_CHANNELS: in_channels, **self.env}  # a spec param or var of that name wins
         for key, default in defn.params.items():
             if key in args:
                 env[key] = argument(args[key], default, caller_env)
@@ -241,7 +278,8 @@ class _Builder:
             raise SpecError(f"block '{defn.name}' uses itself ({chain})", loc, hint="blocks cannot be recursive")
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", loc)
-        env = self.block_env(defn, args, caller_env, full, loc)
+        src_shape = self.graph.shape(src)
+        env = self.block_env(defn, args, caller_env, full, loc, src_shape[1] if len(src_shape) > 1 else src_shape[0])
         box = self.graph.open(
             parent, local, "block", block=defn.name, args={k: env[k] for k in defn.params}, loc=loc, input=src
         )
@@ -275,6 +313,13 @@ class _Builder:
         self, box: Container, src: str, origin: str, body: str, defn: BlockDef, env: Mapping[str, Any], loc: Loc
     ) -> str:
         """Build the planned shortcut branch inside ``box``; return the value added to the body."""
+        placement = "end" if defn.pad is None else string(defn.pad, env)
+        if placement not in PAD_PLACEMENTS:  # checked under every policy: a typo is a typo
+            raise SpecError(
+                f"block '{defn.name}': unknown pad placement {placement!r}",
+                defn.pad.loc if defn.pad is not None else defn.loc,
+                hint=did_you_mean(placement, PAD_PLACEMENTS),
+            )
         try:
             plan = sc.plan_shortcut(self.policy, defn.name, self.graph.shape(src), self.graph.shape(body))
         except SpecError as exc:
@@ -282,7 +327,7 @@ class _Builder:
         if plan.kind == "identity":
             return src
         if plan.kind == "pad":
-            attrs = REGISTRY["pad_shortcut"].complete({"stride": plan.stride, "out": plan.out})
+            attrs = REGISTRY["pad_shortcut"].complete({"stride": plan.stride, "out": plan.out, "placement": placement})
             box.shortcut = sc.PAD
             return self.node("pad_shortcut", box.prefix() + sc.PAD, (origin,), attrs, loc, box)
         proj = self.graph.open(box, sc.DOWNSAMPLE, "shortcut", loc=loc, input=origin)

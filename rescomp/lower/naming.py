@@ -3,7 +3,9 @@ names in ``inputs``.
 
 A scope is the inside of one container of the module tree. In a ``seq`` or ``stage`` an unnamed
 child is named by its position among the container's children (``0``, ``1``, ...), as in
-``nn.Sequential``; elsewhere by its op and a counter (``relu1``, ``relu2``). Naming is O(1)
+``nn.Sequential``; elsewhere by its op and a counter (``relu1``, ``relu2``). Explicit names may hold
+``${EXPR}`` (resolved by the builder before they reach :meth:`Scope.local`); generated names keep
+clear of the literal explicit names of the scope only, since a ``${...}`` name is known when built. Naming is O(1)
 amortised per layer: the smallest free counter of a base never decreases, so it is kept per base.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
 from rescomp.ir import Container
-from rescomp.spec.model import BlockItem, Item, OpItem, RepeatItem, SeqItem, StageItem
+from rescomp.spec.model import BlockItem, Item, OpItem, RepeatItem, SeqItem, StageItem, is_template
 
 
 @dataclass
@@ -48,7 +50,8 @@ class Scope:
                 raise SpecError(
                     f"duplicate name '{explicit}' in this scope",
                     loc,
-                    hint="names must be unique per scope; inside 'repeat' leave layers unnamed",
+                    hint="names must be unique per scope; inside 'repeat' leave layers unnamed, "
+                    "or bind an 'index' and use it in the name, e.g. name: \"layer${i + 1}\"",
                 )
             return explicit
         if self.indexed:
@@ -86,8 +89,9 @@ def explicit_names(items: tuple[Item, ...]) -> frozenset[str]:
     stack = list(items)
     while stack:
         it = stack.pop()
-        if isinstance(it, (StageItem, SeqItem)) or (isinstance(it, (OpItem, BlockItem)) and it.name):
-            names.add(it.name)  # type: ignore[arg-type]
+        if isinstance(it, (StageItem, SeqItem, OpItem, BlockItem)):
+            if it.name is not None and not is_template(it.name):  # a ${...} name is known only when built
+                names.add(it.name)
         elif isinstance(it, RepeatItem):
             stack.extend(it.layers)
     return frozenset(names)

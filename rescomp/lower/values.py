@@ -72,6 +72,15 @@ def argument(value: Value, default: Value, caller_env: Mapping[str, Any]) -> Any
     return eval_untyped(value.raw, caller_env, value.loc)
 
 
+def _plain(value: Any) -> type:
+    """The Python type a parameter value is compared by: the YAML loader's located list, mapping and
+    string subclasses count as list, dict and str (a list from the API overrides a list default)."""
+    for t in (bool, int, float, str, list, dict):
+        if isinstance(value, t):
+            return t
+    return type(value)
+
+
 def resolve_params(spec: Spec, overrides: Overrides) -> dict[str, Any]:
     """Parameter values after ``--set``, type-checked against their defaults and choices."""
     values = {name: p.default for name, p in spec.params.items()}
@@ -83,7 +92,7 @@ def resolve_params(spec: Spec, overrides: Overrides) -> dict[str, Any]:
         check_bounds(value, loc, f"parameter '{key}'")  # the bounds expressions obey, for the API too
         default = param.default
         ok = isinstance(value, bool) == isinstance(default, bool) and (
-            isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int))
+            _plain(value) is _plain(default) or (isinstance(default, float) and isinstance(value, int))
         )
         if not ok:
             raise SpecError(

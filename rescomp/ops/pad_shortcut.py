@@ -20,29 +20,42 @@ from rescomp.ops.base import (
     register,
 )
 
-_HELPER = '''class PadShortcut(nn.Module):
-    """The paper's option-A shortcut: subsample by `stride`, then zero-pad channels up to `out_channels`."""
+PLACEMENTS = ("end", "split")  # rescomp.spec.grammar.PAD_PLACEMENTS, the block definition's 'pad'
 
-    def __init__(self, stride: int, out_channels: int) -> None:
+_HELPER = '''class PadShortcut(nn.Module):
+    """The paper's option-A shortcut: subsample by `stride`, then zero-pad channels up to `out_channels`:
+    all after the input's channels (placement "end"), or half before and half after, the odd one after ("split")."""
+
+    def __init__(self, stride: int, out_channels: int, placement: str = "end") -> None:
         super().__init__()
         self.stride = stride
         self.out_channels = out_channels
+        self.placement = placement
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x[:, :, :: self.stride, :: self.stride]
-        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.out_channels - x.shape[1]))'''
+        extra = self.out_channels - x.shape[1]
+        before = extra // 2 if self.placement == "split" else 0
+        return nn.functional.pad(x, (0, 0, 0, 0, before, extra - before))'''
+
+
+def zeros_before(a: Attrs, in_channels: int) -> int:
+    """How many of the zero channels go before the input's: none at the end, half (rounded down) split."""
+    return (a["out"] - in_channels) // 2 if a["placement"] == "split" else 0
 
 
 @register
 class PadShortcut(Op):
     kind = "pad_shortcut"
     doc = (
-        "The paper's option-A shortcut: spatial subsampling by 'stride', then zero channels up to 'out'. "
+        "The paper's option-A shortcut: spatial subsampling by 'stride', then zero channels up to 'out', "
+        "after the input's ('placement: end') or half before and half after, the odd one after ('split'). "
         "Parameter-free."
     )
     attrs = {
         "stride": Attr("int", 1, "spatial subsampling factor", minimum=1),
         "out": Attr("int", doc="output channels (extra channels are zeros)", minimum=1),
+        "placement": Attr("str", "end", "where the zero channels go: end, or split (half before, half after)"),
     }
     category = "shape"
     fill = "#f4f4f4"
@@ -53,11 +66,16 @@ class PadShortcut(Op):
     examples = (
         Example({"stride": 2, "out": 6}, ((2, 3, 5, 5),)),
         Example({"out": 4}, ((1, 4, 3, 3),), "stride 1, no extra channels"),
+        # one zero channel: split puts it after (channel 0 stays the input's, which the receptive-field
+        # check of the conformance test reads); tests/test_option_a.py checks zeros before the input
+        Example({"stride": 2, "out": 4, "placement": "split"}, ((2, 3, 5, 5),), "split, odd: the zero channel after"),
     )
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         (x,) = ins
         need_rank("pad_shortcut", x, 4)
+        if a["placement"] not in PLACEMENTS:
+            raise SpecError(f"unknown placement {a['placement']!r}", hint=f"one of {', '.join(PLACEMENTS)}")
         n, c, h, w = x
         if a["out"] < c:
             raise SpecError(
@@ -75,10 +93,15 @@ class PadShortcut(Op):
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall:
         # PadShortcut is a small parameter-free module (torch_helper) written into the generated file
-        return "PadShortcut", [("stride", a["stride"], POSITIONAL), ("out_channels", a["out"], POSITIONAL)]
+        return "PadShortcut", [
+            ("stride", a["stride"], POSITIONAL),
+            ("out_channels", a["out"], POSITIONAL),
+            ("placement", a["placement"], "end"),
+        ]
 
     def onnx(self, a: Attrs, ins: Sequence[Shape], x: Sequence[str], out: str, name: str, opset: int) -> OnnxOut:
         s, extra = a["stride"], a["out"] - ins[0][1]
+        before = zeros_before(a, ins[0][1])
         nodes: OnnxOut = []
         src = x[0]
         if s > 1:  # x[:, :, ::s, ::s]
@@ -86,6 +109,7 @@ class PadShortcut(Op):
             nodes += [OnnxConst(f"{name}.{k}", v, (2,)) for k, v in bounds.items()]
             src = f"{name}.subsampled"
             nodes.append(OnnxNode("Slice", [x[0], *(f"{name}.{k}" for k in bounds)], [src], {}, f"{name}/slice"))
-        nodes.append(OnnxConst(f"{name}.pads", [0, 0, 0, 0, 0, extra, 0, 0], (8,)))
+        # pads: the begins of N, C, H, W, then their ends
+        nodes.append(OnnxConst(f"{name}.pads", [0, before, 0, 0, 0, extra - before, 0, 0], (8,)))
         nodes.append(OnnxNode("Pad", [src, f"{name}.pads"], [out], {"mode": "constant"}, name))
         return nodes

@@ -55,6 +55,9 @@ _FUNCS: dict[str, Any] = {
     "round": round,
     "len": len,
     "ceil_div": lambda a, b: _ceil_div(a, b),
+    "ceil": lambda x: _rounded(math.ceil, "ceil", x),
+    "floor": lambda x: _rounded(math.floor, "floor", x),
+    "make_divisible": lambda *a: make_divisible(*a),
 }
 
 
@@ -62,6 +65,37 @@ def _ceil_div(a: Any, b: Any) -> Any:
     if not all(isinstance(x, (int, float)) for x in (a, b)):
         raise TypeError(f"ceil_div() needs numbers, got {_kind(a)} and {_kind(b)}")
     return -(-a // b)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _rounded(fn: Any, name: str, x: Any) -> int:
+    """``ceil(x)`` or ``floor(x)`` of a number, as an integer (math.ceil and math.floor)."""
+    if not _number(x):
+        raise TypeError(f"{name}() needs a number, got {_kind(x)}")
+    out: int = fn(x)
+    return out
+
+
+def make_divisible(v: Any, divisor: Any, min_value: Any = None) -> int:
+    """torchvision's ``_make_divisible`` (torchvision/models/_utils.py), exactly: the multiple of
+    ``divisor`` nearest to ``v`` (halves up), at least ``min_value`` (default ``divisor``), and one
+    ``divisor`` more where rounding down lost more than 10 % of ``v``."""
+    if not _number(v):
+        raise TypeError(f"make_divisible() needs a number, got {_kind(v)}")
+    if not isinstance(divisor, int) or isinstance(divisor, bool) or divisor < 1:
+        raise ValueError(f"make_divisible() needs a positive integer divisor, got {divisor!r}")
+    if min_value is not None and (not isinstance(min_value, int) or isinstance(min_value, bool)):
+        raise TypeError(f"make_divisible() needs an integer min_value, got {min_value!r}")
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that round down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
 
 
 _NESTED = frozenset({str, list, tuple, dict})
@@ -314,7 +348,8 @@ class _Eval:
             f"'{type(node).__name__}' syntax is not allowed",
             node,
             hint="expressions allow numbers, strings, parameter names, arithmetic, comparisons, "
-            "'a if c else b', lists, mappings, indexing and min/max/int/round/len/ceil_div",
+            "'a if c else b', lists, mappings, indexing and "
+            "min/max/int/round/len/ceil_div/ceil/floor/make_divisible",
         )
 
     def precheck(self, node: ast.BinOp, left: Any, right: Any) -> int | None:

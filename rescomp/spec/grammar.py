@@ -45,6 +45,9 @@ FieldType = Literal[
 ]
 Extra = Literal["attrs", "args"]
 
+#: where option A's zero channels go (the block definition's 'pad', the pad_shortcut op's 'placement')
+PAD_PLACEMENTS = ("end", "split")
+
 
 @dataclass(frozen=True)
 class Field:
@@ -57,6 +60,8 @@ class Field:
     default: Any = None  # None: no default
     missing: str | None = None  # error when a required key is missing; {value} is the discriminator's value
     missing_hint: str | None = None
+    template: bool = False  # a "name" that may hold ${EXPR}, resolved (and checked) when the layer is built
+    nullable: bool = False  # null is allowed (a seq without a name is named like an unnamed layer)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,13 @@ class Form:
         return self.field(key).default
 
 
-_NAME = Field("name", "name", "the layer's name in its scope; default: the op and a counter (relu1, relu2, ...)")
+_NAME = Field(
+    "name",
+    "name",
+    "the layer's name in its scope, may hold ${EXPR} (e.g. denselayer${i + 1}); "
+    "default: the op and a counter (relu1, relu2, ...), or the position inside a seq or stage",
+    template=True,
+)
 _INPUTS = Field(
     "inputs",
     "inputs",
@@ -121,7 +132,7 @@ STAGE = Form(
     "a named container of 'repeat' blocks, named stage.0, stage.1, ...; "
     "other keys are arguments to every block, 'first' overrides them for block 0",
     (
-        Field("stage", "name", "the stage's name", required=True),
+        Field("stage", "name", "the stage's name, may hold ${EXPR}", required=True, template=True),
         Field(
             "block",
             "block-ref",
@@ -141,10 +152,18 @@ STAGE = Form(
 )
 SEQ = Form(
     "seq",
-    "a named sequence whose layers are named by index (features.0, features.1, ...)",
+    "a sequence whose unnamed layers are named by index (features.0, features.1, ...)",
     (
-        Field("seq", "name", "the sequence's name", required=True),
-        Field("layers", "layers", "the layers, named by index", required=True),
+        Field(
+            "seq",
+            "name",
+            "the sequence's name, may hold ${EXPR}; null: named like an unnamed layer "
+            "(its position inside a seq or stage, else seq1, seq2, ...)",
+            required=True,
+            template=True,
+            nullable=True,
+        ),
+        Field("layers", "layers", "the layers; unnamed ones are named by index", required=True),
         _INPUTS,
         _WHEN,
     ),
@@ -155,6 +174,7 @@ REPEAT = Form(
     "the layers, repeated inline",
     (
         Field("repeat", "expr-int", "how many times", required=True),
+        Field("index", "name", "a name bound to the iteration (0, 1, ...) inside the repeated layers"),
         Field("layers", "layers", "the layers to repeat", required=True),
         _WHEN,
     ),
@@ -175,6 +195,13 @@ BLOCK_DEF = Form(
         Field("residual", "bool-expr", "add a shortcut around the body", default=True),
         Field("projection_from", "name", "body layer a projection shortcut reads"),
         Field("projection_bn", "bool-expr", "give a projection shortcut a BN", default=True),
+        Field(
+            "pad",
+            "string",
+            "where option A puts the zero channels: 'end' (after the input's), or 'split' (half before and "
+            "half after, the odd one after); may hold ${EXPR}",
+            default="end",
+        ),
         Field("post", "layers", "layers after the residual add"),
     ),
 )

@@ -15,12 +15,42 @@ from dataclasses import dataclass
 from typing import Any
 
 from rescomp.errors import Loc, SpecError, did_you_mean
-from rescomp.spec.grammar import BLOCK_DEF, DOCUMENT, DTYPES, FORMAT_VERSION, ITEMS, PARAM, Form, item_kinds
+from rescomp.spec.grammar import (
+    BLOCK_DEF,
+    DOCUMENT,
+    DTYPES,
+    FORMAT_VERSION,
+    ITEMS,
+    PARAM,
+    Form,
+    item_kinds,
+)
 from rescomp.spec.grammar import SHORTCUTS as SHORTCUTS  # re-exported: the lowering reads it from here
 from rescomp.spec.yamlsrc import LList, LMap
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED = {"input"}
+
+
+def is_template(value: Any) -> bool:
+    """A name that holds ``${EXPR}``: resolved, then checked by :func:`check_name`, when its layer is built."""
+    return isinstance(value, str) and "${" in value
+
+
+def check_name(value: Any, loc: Loc, path: str, source: str | None = None) -> str:
+    """``value`` if it is a valid layer name; ``source`` is the template it came from, if any."""
+    prefix = f"{path}: " if path else ""
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or keyword.iskeyword(value):
+        what = f"name {source!r} gives {value!r}, which" if source is not None else f"name {value!r}"
+        raise SpecError(
+            f"{prefix}{what} is not a valid identifier",
+            loc,
+            hint="use letters, digits and underscores, not starting with a digit, and no Python keyword",
+        )
+    if value in RESERVED:
+        what = f"name {source!r} gives '{value}', which" if source is not None else f"'{value}'"
+        raise SpecError(f"{prefix}{what} is reserved", loc, hint="it names the input of a scope")
+    return value
 
 
 @dataclass(frozen=True)
@@ -45,26 +75,28 @@ class Param:
 @dataclass(frozen=True)
 class OpItem:
     op: str
-    name: str | None
+    name: str | None  # may hold ${EXPR} (is_template)
     inputs: tuple[str, ...] | None
     when: Value | None
     attrs: dict[str, Value]
     loc: Loc
+    name_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
 class BlockItem:
     block: Value
-    name: str | None
+    name: str | None  # may hold ${EXPR}
     inputs: tuple[str, ...] | None
     when: Value | None
     args: dict[str, Value]
     loc: Loc
+    name_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
 class StageItem:
-    name: str
+    name: str  # may hold ${EXPR}
     block: Value
     repeat: Value
     args: dict[str, Value]
@@ -72,15 +104,17 @@ class StageItem:
     inputs: tuple[str, ...] | None
     when: Value | None
     loc: Loc
+    name_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
 class SeqItem:
-    name: str
+    name: str | None  # may hold ${EXPR}; None: named like an unnamed layer (by position in a seq or stage)
     layers: tuple[Item, ...]
     inputs: tuple[str, ...] | None
     when: Value | None
     loc: Loc
+    name_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,7 @@ class RepeatItem:
     layers: tuple[Item, ...]
     when: Value | None
     loc: Loc
+    index: str | None = None  # bound to 0, 1, ... inside the layers
 
 
 Item = OpItem | BlockItem | StageItem | SeqItem | RepeatItem
@@ -105,6 +140,7 @@ class BlockDef:
     projection_bn: Value
     post: tuple[Item, ...]
     loc: Loc
+    pad: Value | None = None  # option A's placement of the zero channels (PAD_PLACEMENTS); None: 'end'
 
 
 @dataclass(frozen=True)
@@ -165,16 +201,12 @@ class _Parser:
                     raise SpecError(f"{path}: {field.missing.format(value=value)}", m.loc, hint=field.missing_hint)
                 raise SpecError(f"{path}: missing required key '{field.key}'", m.loc)
 
-    def name(self, value: Any, loc: Loc, path: str) -> str:
-        if not isinstance(value, str) or not NAME_RE.fullmatch(value) or keyword.iskeyword(value):
-            raise SpecError(
-                f"{path}: name {value!r} is not a valid identifier",
-                loc,
-                hint="use letters, digits and underscores, not starting with a digit, and no Python keyword",
-            )
-        if value in RESERVED:
-            raise SpecError(f"{path}: '{value}' is reserved", loc, hint="it names the input of a scope")
-        return value
+    def name(self, value: Any, loc: Loc, path: str, template: bool = False) -> str:
+        """A valid name; where ``template`` (the grammar field says so), a string holding ``${EXPR}``
+        is kept as written and checked once the lowering has substituted it."""
+        if template and is_template(value):
+            return str(value)
+        return check_name(value, loc, path)
 
     def string(self, m: LMap, key: str, path: str, default: str | None = None) -> str:
         if key not in m:
@@ -233,7 +265,13 @@ class _Parser:
                 hint="e.g. {op: conv, out: 64} or {stage: layer1, block: basic, repeat: 2}",
             )
         form = forms[0]
-        name = self.name(m["name"], m.loc_of("name"), f"{path}.name") if "name" in m else None
+        name_field = form.field("name") if "name" in form.keys else None
+        name = None
+        if "name" in m:
+            name = self.name(
+                m["name"], m.loc_of("name"), f"{path}.name", name_field is not None and name_field.template
+            )
+        name_loc = m.loc_of("name") if "name" in m else None
         when = self.value(m, "when")
         if form.kind == "op":
             op = m["op"]
@@ -243,16 +281,18 @@ class _Parser:
                 raise SpecError(f"{path}.op: unknown op {op!r}", m.loc_of("op"), hint=did_you_mean(str(op), public))
             self.check(m, form, f"{path} ({op})", extra=spec.attrs)
             attrs = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k in spec.attrs}
-            return OpItem(op, name, self.inputs(m, path), when, attrs, m.loc)
+            return OpItem(op, name, self.inputs(m, path), when, attrs, m.loc, name_loc)
         if form.kind == "block":
             self.check(m, form, path)
             args = {k: Value(v, m.loc_of(k)) for k, v in m.items() if k not in form.keys}
-            return BlockItem(Value(m["block"], m.loc_of("block")), name, self.inputs(m, path), when, args, m.loc)
+            return BlockItem(
+                Value(m["block"], m.loc_of("block")), name, self.inputs(m, path), when, args, m.loc, name_loc
+            )
         if form.kind == "stage":
             for bad in form.forbidden:  # before the stage's own name is checked
                 if bad.key in m:
                     raise SpecError(f"{path}: {bad.message}", m.key_locs[bad.key], hint=bad.hint)
-            stage = self.name(m["stage"], m.loc_of("stage"), f"{path}.stage")
+            stage = self.name(m["stage"], m.loc_of("stage"), f"{path}.stage", form.field("stage").template)
             self.check(m, form, path, value=stage)
             first = m.get("first", LMap())
             if not isinstance(first, LMap):
@@ -267,14 +307,19 @@ class _Parser:
                 self.inputs(m, path),
                 when,
                 m.loc,
+                m.loc_of("stage"),
             )
         self.check(m, form, path)
         if form.kind == "seq":
-            seq = self.name(m["seq"], m.loc_of("seq"), f"{path}.seq")
+            field = form.field("seq")
+            seq = None
+            if m["seq"] is not None or not field.nullable:
+                seq = self.name(m["seq"], m.loc_of("seq"), f"{path}.seq", field.template)
             layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
-            return SeqItem(seq, layers, self.inputs(m, path), when, m.loc)
+            return SeqItem(seq, layers, self.inputs(m, path), when, m.loc, m.loc_of("seq"))
+        index = self.name(m["index"], m.loc_of("index"), f"{path}.index") if "index" in m else None
         layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
-        return RepeatItem(Value(m["repeat"], m.loc_of("repeat")), layers, when, m.loc)
+        return RepeatItem(Value(m["repeat"], m.loc_of("repeat")), layers, when, m.loc, index)
 
     # blocks and the document ---------------------------------------------------------------
     def block(self, name: str, raw: Any, loc: Loc) -> BlockDef:
@@ -298,6 +343,7 @@ class _Parser:
             self.field(m, BLOCK_DEF, "projection_bn"),
             self.items(m["post"], m.loc_of("post"), f"{path}.post") if "post" in m else (),
             m.loc,
+            self.field(m, BLOCK_DEF, "pad"),
         )
 
     def vars(self, m: LMap, path: str) -> tuple[tuple[str, Value], ...]:

@@ -77,6 +77,10 @@ _TYPE_DOC = {"expr-int": "an integer or an expression", "bool-expr": "a boolean 
 
 def _field(f: Field) -> dict[str, Any]:
     out = _type(f.type)
+    if f.template:  # an identifier, or a string holding ${EXPR} (its value is checked when the layer is built)
+        out = {"anyOf": [out, {"type": "string", "pattern": r"\$\{"}]}
+    if f.nullable:
+        out = {"anyOf": [*out.get("anyOf", [out]), {"type": "null"}]}
     doc = "; ".join(d for d in (f.doc, _TYPE_DOC.get(f.type, "")) if d)
     if doc:
         out["description"] = doc
