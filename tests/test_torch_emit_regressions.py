@@ -44,8 +44,8 @@ def emit_and_check(graph: Graph, *, meta: bool = False) -> Source:
         y = model(torch.zeros(a.input, device="meta" if meta else "cpu"))
     assert tuple(y.shape) == a.output
     # the docstrings name block instances by their tree names, as the analysis does
-    for name in re.findall(r"in the model: ([^)]*)\)", source.text):
-        for instance in name.replace(", ...", "").split(", "):
+    for name in re.findall(r"in the model: ([^)]*)\)", source.text):  # a long list wraps: join its lines
+        for instance in " ".join(name.split()).replace(", ...", "").split(", "):
             assert instance in graph.containers
     return source
 

@@ -37,6 +37,49 @@ def _resnets() -> list[Entry]:
     return out
 
 
+def _mobile() -> list[Entry]:
+    """MobileNetV2/V3 and MnasNet, torchvision layout."""
+    return [
+        Entry("mobilenet_v2", "mobilenet_v2.yaml", {}, "MobileNetV2, torchvision layout"),
+        Entry("mobilenet_v3_large", "mobilenet_v3.yaml", {"arch": "large"}, "MobileNetV3-Large, torchvision layout"),
+        Entry("mobilenet_v3_small", "mobilenet_v3.yaml", {"arch": "small"}, "MobileNetV3-Small, torchvision layout"),
+        *(
+            Entry(f"mnasnet{tag}", "mnasnet.yaml", {"alpha": alpha}, f"MnasNet-B1 depth {alpha}, torchvision layout")
+            for tag, alpha in (("0_5", 0.5), ("0_75", 0.75), ("1_0", 1.0), ("1_3", 1.3))
+        ),
+    ]
+
+
+def _efficient_dense() -> list[Entry]:
+    """EfficientNet B0-B7, EfficientNetV2 S/M/L and DenseNet, torchvision layout. An entry is listed
+    only once its family file exists, so that the names land with their files."""
+    out = [
+        *(
+            Entry(
+                f"efficientnet_b{i}",
+                "efficientnet.yaml",
+                {"variant": f"b{i}"},
+                f"EfficientNet-B{i}, torchvision layout",
+            )
+            for i in range(8)
+        ),
+        *(
+            Entry(
+                f"efficientnet_v2_{v}",
+                "efficientnet_v2.yaml",
+                {"variant": v},
+                f"EfficientNetV2-{v.upper()}, torchvision layout",
+            )
+            for v in ("s", "m", "l")
+        ),
+        *(
+            Entry(f"densenet{d}", "densenet.yaml", {"depth": d}, f"DenseNet-{d}, torchvision layout")
+            for d in (121, 161, 169, 201)
+        ),
+    ]
+    return [e for e in out if e.path.is_file()]
+
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in [
@@ -44,5 +87,7 @@ ENTRIES: dict[str, Entry] = {
         *(Entry(f"vgg{d}", "vgg.yaml", {"depth": d}, f"VGG-{d}, torchvision layout") for d in (11, 13, 16, 19)),
         Entry("resnet_cifar", "resnet_cifar.yaml", {}, "CIFAR-10 ResNet-(6n+2), paper Section 4.2"),
         Entry("preact_resnet_cifar", "preact_resnet_cifar.yaml", {}, "CIFAR-10 pre-activation ResNet-(6n+2)"),
+        *_mobile(),
+        *_efficient_dense(),
     ]
 }
