@@ -36,18 +36,25 @@ def library_files() -> dict[str, bytes]:
     from rescomp import api
     from rescomp.passes import analyze
     from rescomp.reports import markdown
-    from rescomp.reports.charts import library_chart
+    from rescomp.reports.charts import family_chart, library_chart
     from rescomp.reports.paper import paper_document
     from rescomp.spec.library import ENTRIES
 
     files: dict[str, bytes] = {}
     analyses = []
-    for name in ENTRIES:
+    families = []
+    for name, entry in ENTRIES.items():
         graph = api.graph(name)
         result = analyze(graph)
         files.update(model_files(graph, result, f"bundled spec {name}"))
         analyses.append(result)
-    chart = library_chart(analyses)
+        families.append(entry.path.stem)
+    chart = library_chart(analyses, families)
     files["library.svg"] = chart
-    files["README.md"] = markdown.render(paper_document(api.analyze, analyses, chart)).encode()
+    charts = []
+    for family in dict.fromkeys(families):
+        svg = family_chart(family, [a for a, f in zip(analyses, families, strict=True) if f == family])
+        files[f"library_{family}.svg"] = svg
+        charts.append((f"library_{family}.svg", svg, f"{family}: multiply-adds against parameters"))
+    files["README.md"] = markdown.render(paper_document(api.analyze, analyses, chart, charts)).encode()
     return files

@@ -79,17 +79,46 @@ def receptive_chart(a: Analysis) -> bytes:
     return _svg(plt, fig)
 
 
-def library_chart(models: Sequence[Analysis]) -> bytes:
-    """Multiply-adds against parameters for a set of models (log-log), each labelled."""
-    plt, fig = _figure(6.0, 4.0)
+def library_chart(models: Sequence[Analysis], families: Sequence[str]) -> bytes:
+    """Multiply-adds against parameters for every bundled spec (log-log), one colour per family with
+    a legend instead of per-point labels, so it stays readable with many models (the per-family
+    charts, :func:`family_chart`, label each point)."""
+    plt, fig = _figure(7.0, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    palette = plt.get_cmap("tab20").colors
+    order = list(dict.fromkeys(families))
+    for i, family in enumerate(order):
+        members = [a for a, f in zip(models, families, strict=True) if f == family]
+        ax.scatter(
+            [a.params / 1e6 for a in members],
+            [a.macs / 1e9 for a in members],
+            s=22,
+            color=palette[i % len(palette)],
+            marker="osD^v<>ph*"[i // len(palette) % 10],
+            label=f"{family} ({len(members)})",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (millions)")
+    ax.set_ylabel("multiply-adds (G), batch 1, default input")
+    ax.set_title("bundled specs: multiply-adds against parameters", fontsize=9)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    return _svg(plt, fig)
+
+
+def family_chart(family: str, models: Sequence[Analysis]) -> bytes:
+    """Multiply-adds against parameters for one family, each model labelled."""
+    plt, fig = _figure(5.0, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     for a in models:
         ax.scatter(a.params / 1e6, a.macs / 1e9, s=18, color="#4a7ab5")
         ax.annotate(a.name, (a.params / 1e6, a.macs / 1e9), fontsize=7, xytext=(4, 2), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if len(models) > 1:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
     ax.set_xlabel("parameters (millions)")
     ax.set_ylabel("multiply-adds (G), batch 1")
-    ax.set_title("bundled specs: multiply-adds against parameters", fontsize=9)
+    ax.set_title(f"{family}: multiply-adds against parameters", fontsize=9)
     fig.tight_layout()
     return _svg(plt, fig)

@@ -35,8 +35,11 @@ def block_runs(graph: Graph, analysis: Analysis) -> dict[str, _Run]:
 
     def signature(block: Container) -> tuple[object, ...]:
         prefix = len(block.name) + 1
+        # what the drawing shows of each layer: its name, op, shape, parameters and MACs (attributes
+        # that change neither, such as a per-block stochastic-depth probability, do not split a run)
         return tuple(
-            (n.name[prefix:], n.op, tuple(sorted(n.attrs.items())), layers[n.name].output) for n in block.nodes()
+            (n.name[prefix:], n.op, layers[n.name].output, layers[n.name].params, layers[n.name].macs)
+            for n in block.nodes()
         )
 
     runs: dict[str, _Run] = {}

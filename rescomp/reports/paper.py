@@ -4,7 +4,7 @@ inconsistent, and an index of the bundled library's reports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rescomp import __version__
@@ -41,7 +41,9 @@ def _share_row(ours: float) -> list[str]:
     ]
 
 
-def paper_document(analyze: Analyze, library: list[Any], chart: bytes) -> Document:
+def paper_document(
+    analyze: Analyze, library: list[Any], chart: bytes, family_charts: Sequence[tuple[str, bytes, str]] = ()
+) -> Document:
     g = 1e9
     r = {
         name: analyze(name) for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg16", "vgg19")
@@ -118,6 +120,7 @@ def paper_document(analyze: Analyze, library: list[Any], chart: bytes) -> Docume
         ),
         Heading("The bundled library"),
         Figure("library.svg", chart, "bundled specs: multiply-adds against parameters"),
+        *(Figure(file, svg, alt) for file, svg, alt in family_charts),
         Table(
             ["spec", "parameters", "MACs", "depth", "receptive field", "report"],
             [
