@@ -1,23 +1,23 @@
 """Benchmark: whole-process time and peak RSS of `rescomp analyze SPEC --json`, and in-process
 definition-to-numbers time (load spec, build IR, run every pass).
 
-Usage:  .venv/bin/python benchmarks/bench_analyze.py [--runs 5] [--out benchmarks/results/analyze.md]
+Usage:  .venv/bin/python benchmarks/bench_analyze.py [--runs 5] [--all] [--out benchmarks/results/analyze.md]
 
-Each whole-process run is a fresh interpreter started through the installed console script; peak
-RSS comes from os.wait4 on that child. Figures are medians. Timings depend on the machine: the output
+``--all`` adds every bundled spec at its default input. Each whole-process run is a fresh
+interpreter started through the installed console script; peak RSS comes from GNU time
+(``measure.run_fresh``). Figures are medians. Timings depend on the machine: the output
 names it and the date, and nothing here is asserted by the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from measure import machine, run_fresh
+from measure import publish, run_fresh
 
 CASES = [
     ("resnet50", []),
@@ -53,11 +53,18 @@ def in_process(spec: str, extra: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--all", action="store_true", help="every bundled spec too")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     exe = Path(sys.executable).parent / "rescomp"
+    parser_all = args.all
+    cases = list(CASES)
+    if parser_all:
+        from rescomp.spec.library import ENTRIES
+
+        cases += [(name, []) for name in ENTRIES if (name, []) not in cases]
     rows = []
-    for spec, extra in CASES:
+    for spec, extra in cases:
         procs = [whole_process(exe, spec, extra) for _ in range(args.runs)]
         inproc = [in_process(spec, extra) for _ in range(args.runs)]
         label = " ".join([spec, *extra])
@@ -66,22 +73,13 @@ def main() -> None:
             f"| {statistics.median(p[1] for p in procs):.0f} MiB "
             f"| {statistics.median(inproc) * 1000:.1f} ms |"
         )
-    text = "\n".join(
-        [
-            f"Command: `python benchmarks/bench_analyze.py --runs {args.runs}`  ",
-            f"Machine: {machine()}  ",
-            f"Date: {dt.date.today().isoformat()}; medians of {args.runs} runs.",
-            "",
-            "| spec | whole process (`rescomp analyze --json`) | peak RSS | in-process spec→numbers |",
-            "| --- | --- | --- | --- |",
-            *rows,
-            "",
-        ]
+    publish(
+        f"python benchmarks/bench_analyze.py --runs {args.runs}{' --all' if parser_all else ''}",
+        f"medians of {args.runs} runs.",
+        "| spec | whole process (`rescomp analyze --json`) | peak RSS | in-process spec→numbers |",
+        rows,
+        args.out,
     )
-    sys.stdout.write(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
 
 
 if __name__ == "__main__":
