@@ -34,6 +34,15 @@ def _resnets() -> list[Entry]:
         Entry("resnext50_32x4d", "resnet.yaml", {"depth": 50, "groups": 32, "width_per_group": 4}, "ResNeXt-50 32x4d")
     )
     out.append(Entry("wide_resnet50_2", "resnet.yaml", {"depth": 50, "width_per_group": 128}, "Wide ResNet-50-2"))
+    out.append(Entry("se_resnet50", "resnet.yaml", {"depth": 50, "se": True}, "SE-ResNet-50, torchvision layout + SE"))
+    out.append(
+        Entry(
+            "se_resnext50_32x4d",
+            "resnet.yaml",
+            {"depth": 50, "groups": 32, "width_per_group": 4, "se": True},
+            "SE-ResNeXt-50 32x4d, torchvision layout + SE",
+        )
+    )
     return out
 
 
