@@ -99,3 +99,23 @@ def test_ten_thousand_blocks_without_deep_recursion() -> None:
     finally:
         sys.setrecursionlimit(limit)
     assert a.depth == 20_002 and len(a.layers) == 70_005
+
+
+def test_receptive_field_through_a_broadcast_gate() -> None:
+    # conv3x3 (r=3) -> squeeze-and-excitation gate (global pool of the 8x8 map, r = 3 + 7 = 10) ->
+    # mul -> conv3x3: the gate sees everything (r = 10) but does not stretch the grid (j stays 1)
+    a = run_text(
+        """
+name: se
+input: [4, 8, 8]
+layers:
+  - {op: conv, name: c1, out: 4}
+  - {op: adaptive_avgpool, name: pool}
+  - {op: conv, name: fc, out: 4, kernel: 1}
+  - {op: sigmoid, name: gate}
+  - {op: mul, name: scaled, inputs: [c1, gate]}
+  - {op: conv, name: c2, out: 4}
+"""
+    )
+    rf = {x.name: x.receptive_field for x in a.layers}
+    assert (rf["c1"], rf["pool"], rf["gate"], rf["scaled"], rf["c2"]) == (3, 10, 10, 10, 12)

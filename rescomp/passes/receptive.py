@@ -3,7 +3,9 @@
 Each op states its window extent k along the height axis (the dilated kernel; 1 for point-wise ops)
 and its stride s (``Op.receptive``). Then ``r_out = r_in + (k - 1) * j_in`` and ``j_out = j_in * s``
 (j: the distance in input rows between neighbouring outputs). The graph input has r = j = 1; merges
-take the largest field and jump of their inputs. Global pooling sees its whole input. The figure is the
+take the largest field of their inputs, and the largest jump of the inputs that have the output's
+spatial size: a broadcast operand (a squeeze-and-excitation gate of 1x1) sees its whole input but
+does not stretch the output's grid. Global pooling sees its whole input. The figure is the
 theoretical field and may exceed the image (it counts padding).
 """
 
@@ -22,8 +24,9 @@ def receptive_fields(graph: Graph, shapes: Mapping[str, Shape]) -> dict[str, int
         if not node.inputs:  # the graph input
             field[node.name] = (1, 1)
             continue
-        r, j = max(field[i][0] for i in node.inputs), max(field[i][1] for i in node.inputs)
         ins = [shapes[i] for i in node.inputs]
+        grid = [i for i in node.inputs if shapes[i][2:] == shapes[node.name][2:]] or node.inputs
+        r, j = max(field[i][0] for i in node.inputs), max(field[i][1] for i in grid)
         k, s = REGISTRY[node.op].receptive(node.attrs, ins, shapes[node.name])
         field[node.name] = (r + (k - 1) * j, j * s)
     return {name: rj[0] for name, rj in field.items()}
