@@ -117,6 +117,6 @@ def paper_line(resnet: Analysis, vgg: Analysis) -> str:
 def conventions_note() -> str:
     return (
         "[dim]MACs: multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs', "
-        "torchvision's 'GFLOPS'). FLOPs: 2 per MAC plus bias, BN, ReLU, add and pooling ops "
+        "torchvision's 'GFLOPS'). FLOPs: 2 per MAC plus bias, BN, activations, products, adds and pooling "
         "(docs/conventions.md).[/dim]"
     )

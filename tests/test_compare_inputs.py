@@ -67,8 +67,8 @@ CHANGES: list[tuple[str, Callable[[dict[str, Any]], Any], str]] = [
     ("params < 0", lambda d: d["models"][0].update(params=-1), "models[0].params: -1 is below the minimum 0"),
     (
         "params huge",
-        lambda d: d["models"][0].update(params=10**40),
-        "models[0].params: 1" + "0" * 36 + "... is above the maximum 1,000,000,000,000,000,000",
+        lambda d: d["models"][0].update(params=10**301),
+        "models[0].params: 1" + "0" * 36 + "... is above the maximum 1,000,000,000,000,000,000,",
     ),
     (
         "stage name",

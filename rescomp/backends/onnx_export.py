@@ -31,6 +31,12 @@ class OnnxResult:
     folded: tuple[str, ...]  # BN nodes folded into their convolution
 
 
+def _tensor(node: str) -> str:
+    """The ONNX tensor a node writes: its own name, except that the graph's output tensor is "output",
+    so a layer that is itself named "output" writes "output/layer"."""
+    return node if node != "output" else "output/layer"
+
+
 def export_onnx(
     graph: Graph,
     weights: dict[str, Any],
@@ -88,7 +94,7 @@ def export_onnx(
     for node in graph:
         if node.name == graph.input:
             continue
-        out = node.name if (node.name != graph.output or precision != "fp32") else "output"
+        out = "output" if (node.name == graph.output and precision == "fp32") else _tensor(node.name)
         try:
             emitted = REGISTRY[node.op].onnx(
                 node.attrs, graph.input_shapes(node), [tensor[i] for i in node.inputs], out, node.name, opset
@@ -143,7 +149,8 @@ def check_onnx(model: Any, graph: Graph) -> dict[str, tuple[Any, ...]]:
         dims = tuple(d.dim_param if d.dim_param else d.dim_value for d in vi.type.tensor_type.shape.dim)
         found[vi.name] = dims
     for node in graph:
-        name = "output" if node.name == graph.output and "output" in found and node.name not in found else node.name
+        # the graph output is "output" (after the cast back to fp32 in fp16 and bf16 models)
+        name = "output" if node.name == graph.output else _tensor(node.name)
         if name in found:
             want = ("batch", *node.shape[1:])
             if found[name] != want:

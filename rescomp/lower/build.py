@@ -51,6 +51,9 @@ MAX_REPEAT = 100_000
 # real network while keeping the worst case under 10 s and 1 GiB (benchmarks/results/scale.md)
 MAX_NODES = 250_000
 MAX_BLOCK_DEPTH = 32
+#: items evaluated while expanding (a `when: false` item or an empty repeat body costs one each):
+#: bounds the work of nested repeats that build few or no nodes
+MAX_STEPS = 1_000_000
 #: the name under which expressions inside a block read the block input's channel count
 IN_CHANNELS = "in_channels"
 
@@ -71,6 +74,7 @@ class _Builder:
         self.policy = policy
         self.graph = Graph(spec.name)
         self.block_stack: list[str] = []
+        self.steps = 0  # items evaluated so far (see MAX_STEPS)
         self._reserved: dict[str, frozenset[str]] = {}  # per block definition, computed once
 
     # nodes -----------------------------------------------------------------------------------
@@ -116,6 +120,17 @@ class _Builder:
         except SpecError as exc:
             raise exc.with_context(loc=item.loc, node=name) from None
 
+    def single_input(self, refs: tuple[str, ...] | None, scope: Scope, loc: Loc) -> str:
+        """The one value a seq, stage or block reads."""
+        found = self.inputs_of(refs, scope, loc)
+        if len(found) != 1:
+            raise SpecError(
+                f"a seq, stage or block reads one input, got {len(found)}",
+                loc,
+                hint="merge the branches first with an add or concat layer, and read that",
+            )
+        return found[0]
+
     def inputs_of(self, refs: tuple[str, ...] | None, scope: Scope, loc: Loc) -> tuple[str, ...]:
         if refs is None:
             return (scope.last,)
@@ -134,6 +149,13 @@ class _Builder:
         n = integer(item.repeat, scope.env, "'repeat'")
         self.check_repeat(n, item.repeat.loc)
         self.check_expansion(n * min_nodes(item.layers, scope.env), item.repeat.loc)
+        work = n * max(1, min_steps(item.layers, scope.env))
+        if self.steps + work > MAX_STEPS:
+            raise SpecError(
+                f"this repeat evaluates at least {work:,} layers; a spec may expand to at most {MAX_STEPS:,}",
+                item.repeat.loc,
+                hint="check the repeat counts (nested repeats multiply, even of empty or disabled layers)",
+            )
         if item.index is None:
             for _ in range(n):
                 self.items(item.layers, scope)
@@ -152,6 +174,7 @@ class _Builder:
 
     def items(self, items: tuple[Item, ...], scope: Scope) -> None:
         for item in items:
+            self.steps += 1
             if item.when is not None and not boolean(item.when, scope.env, "'when'"):
                 continue
             if isinstance(item, RepeatItem):
@@ -171,7 +194,7 @@ class _Builder:
                 out = self.node(item.op, full, self.inputs_of(item.inputs, scope, item.loc), attrs, item.loc, scope.box)
             elif isinstance(item, SeqItem):
                 local = scope.local(self.name_of(item, scope.env), "seq", item.loc)
-                (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
+                src = self.single_input(item.inputs, scope, item.loc)
                 box = self.graph.open(scope.box, local, "seq", loc=item.loc, input=src)
                 inner = Scope(box, scope.env, src, src, reserved=explicit_names(item.layers))
                 self.items(item.layers, inner)
@@ -180,7 +203,7 @@ class _Builder:
                 out = box.output = inner.last
             elif isinstance(item, StageItem):
                 local = scope.local(self.name_of(item, scope.env), "stage", item.loc)
-                (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
+                src = self.single_input(item.inputs, scope, item.loc)
                 n = integer(item.repeat, scope.env, "'repeat'", minimum=1)
                 self.check_repeat(n, item.repeat.loc)
                 defn = self.block_def(item.block, scope.env)
@@ -194,7 +217,7 @@ class _Builder:
                 assert isinstance(item, BlockItem)
                 defn = self.block_def(item.block, scope.env)
                 local = scope.local(self.name_of(item, scope.env), defn.name, item.loc)
-                (src,) = self.inputs_of(item.inputs, scope, item.loc)[:1]
+                src = self.single_input(item.inputs, scope, item.loc)
                 out = self.block(defn, item.args, scope.env, scope.box, local, src, item.loc)
             scope.names[local] = out
             scope.last = out
@@ -358,6 +381,25 @@ def min_nodes(items: tuple[Item, ...], env: Mapping[str, Any]) -> int:
                 continue  # reported where the repeat is expanded
             total += min(n, MAX_REPEAT + 1) * min_nodes(item.layers, env)
         if total > MAX_NODES:
+            break
+    return total
+
+
+def min_steps(items: tuple[Item, ...], env: Mapping[str, Any]) -> int:
+    """A lower bound on the items evaluated to expand ``items`` (each item costs one, conditions and
+    empty bodies included; nested repeats whose counts the environment fixes multiply)."""
+    total = 0
+    for item in items:
+        total += 1
+        if isinstance(item, SeqItem):
+            total += min_steps(item.layers, env)
+        elif isinstance(item, RepeatItem):
+            try:
+                n = integer(item.repeat, env, "'repeat'")
+            except SpecError:
+                continue
+            total += min(n, MAX_REPEAT + 1) * max(1, min_steps(item.layers, env))
+        if total > MAX_STEPS:
             break
     return total
 

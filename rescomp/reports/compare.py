@@ -58,9 +58,12 @@ def check_budgets(model: dict[str, Any], budgets: list[Budget]) -> list[str]:
 
 
 MAX_JSON_BYTES = 256 * 2**20  # an analysis document of a 100,000-layer model is about 40 MiB
-MAX_COUNT = 10**18  # the documented bound on every count, so relative changes stay finite
+MAX_COUNT = 10**18  # the largest budget a --max-* option takes
+#: counts in an analysis are exact products of spec values (each at most 10^18), so they may exceed
+#: 10^18; this bound only keeps numbers finite as floats for relative changes
+MAX_JSON_COUNT = 10**300
 
-_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT}
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_JSON_COUNT}
 _SHAPE: dict[str, Any] = {"type": "array", "items": _COUNT}
 _STAGE: dict[str, Any] = {
     "type": "object",

@@ -86,7 +86,7 @@ def _efficient_dense() -> list[Entry]:
             for d in (121, 161, 169, 201)
         ),
     ]
-    return [e for e in out if e.path.is_file()]
+    return out
 
 
 ENTRIES: dict[str, Entry] = {
