@@ -27,7 +27,7 @@ MAX_INT = 10**18  # beyond any sane size; keeps '10 ** 10 ** 10' from hanging th
 MAX_LEN = 10_000  # most items (characters, list items, through nesting) an expression's value may hold
 MAX_EXPONENT = 64  # largest exponent of '**' and largest |ndigits| of round()
 MAX_TEXT = 2000  # longest expression text
-MAX_NUMBER_TEXT = 64  # longest string int() converts (a number within MAX_INT needs 20 characters)
+MAX_INT_STRING = 64  # longest string int() converts (a number within MAX_INT needs 20 characters)
 
 _BINOPS: dict[type[ast.operator], Any] = {
     ast.Add: operator.add,
@@ -384,8 +384,8 @@ class _Eval:
             ndigits = args[1]
             if isinstance(ndigits, int) and abs(ndigits) > MAX_EXPONENT:
                 raise self.fail(f"round() to more than {MAX_EXPONENT} digits", node)
-        if name == "int" and args and isinstance(args[0], str) and len(args[0]) > MAX_NUMBER_TEXT:
-            raise self.fail(f"int() of a string longer than {MAX_NUMBER_TEXT} characters", node)
+        if name == "int" and args and isinstance(args[0], str) and len(args[0]) > MAX_INT_STRING:
+            raise self.fail(f"int() of a string longer than {MAX_INT_STRING} characters", node)
 
 
 def _short(text: str, limit: int = 80) -> str:
