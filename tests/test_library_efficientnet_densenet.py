@@ -26,9 +26,10 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 import rescomp  # noqa: E402
 from rescomp.backends.torch_module import instantiate  # noqa: E402
 from rescomp.backends.torch_source import emit_source  # noqa: E402
-from rescomp.backends.weights import expected_state, seeded_state  # noqa: E402
+from rescomp.backends.weights import expected_state  # noqa: E402
 from rescomp.passes import analyze  # noqa: E402
 from rescomp.spec.library import LIBRARY_DIR  # noqa: E402
+from tests.test_onnx import randomized_state  # noqa: E402  (one helper for every parity test)
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_modern.json").read_text())["models"]
 
@@ -118,18 +119,6 @@ def test_densenet_dropout_is_optional_and_weightless() -> None:
     assert not [n for n in plain if n.op == "dropout"]
     drops = [n for n in dropped if n.op == "dropout"]
     assert len(drops) == 6 + 12 + 24 + 16 and drops[0].name == "features.denseblock1.denselayer1.dropout"
-
-
-def randomized_state(g: Any, seed: int = 0) -> dict[str, Any]:
-    """Seeded weights with non-trivial BN statistics, so that folding BN is really exercised."""
-    state = seeded_state(g, seed)
-    rng = np.random.default_rng(seed)
-    for key, value in state.items():
-        if key.endswith(("running_mean", ".bias")) and value.dtype == np.float32:
-            state[key] = rng.uniform(-0.2, 0.2, value.shape).astype(np.float32)
-        elif key.endswith("running_var") or (key.endswith(".weight") and value.ndim == 1):
-            state[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return state
 
 
 @pytest.mark.parametrize("name", SMALL)

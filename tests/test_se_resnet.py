@@ -139,7 +139,8 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from rescomp.backends.torch_module import instantiate  # noqa: E402
 from rescomp.backends.torch_source import emit_source  # noqa: E402
-from rescomp.backends.weights import expected_state, seeded_state  # noqa: E402
+from rescomp.backends.weights import expected_state  # noqa: E402
+from tests.test_onnx import randomized_state  # noqa: E402  (one helper for every parity test)
 
 
 def expected_keys(name: str) -> list[tuple[str, list[int]]]:
@@ -176,18 +177,6 @@ def test_emitted_module_state_dict_params_and_flops(name: str) -> None:
         y = model(torch.zeros(a.input, device="meta"))
     assert tuple(y.shape) == a.output == (1, 1000)
     assert counter.get_total_flops() == 2 * a.macs
-
-
-def randomized_state(g: Any, seed: int = 0) -> dict[str, Any]:
-    """Seeded weights with non-trivial BN statistics and biases, so that folding BN is exercised."""
-    state = seeded_state(g, seed)
-    rng = np.random.default_rng(seed)
-    for key, value in state.items():
-        if key.endswith(("running_mean", ".bias")) and value.dtype == np.float32:
-            state[key] = rng.uniform(-0.2, 0.2, value.shape).astype(np.float32)
-        elif key.endswith("running_var") or (key.endswith(".weight") and value.ndim == 1):
-            state[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    return state
 
 
 @pytest.mark.parametrize("name", sorted(NAMES))
