@@ -25,9 +25,25 @@ TERMS = {
 #: each tool's total as census terms x coefficient (docs/conventions.md explains every row)
 FORMULAS: dict[str, dict[str, int]] = {
     "flopcounter": {"macs": 2},
-    "torchinfo": {"macs": 1, "conv_bias": 1, "bn_params": 1, "linear_bias_params": 1},
-    "fvcore": {"macs": 1, "bn": 1, "bn_affine": 1, "adaptive_in": 1},
-    "thop": {"macs": 1, "bn": 2, "bn_affine": 2, "adaptive_in": 1, "adaptive_out": 1, "avgpool_out": 1},
+    "torchinfo": {
+        "macs": 1,
+        "conv_bias": 1,
+        "bn_params": 1,
+        "linear_bias_params": 1,
+        "layer_norm_params": 1,
+        "linear_later_positions": -1,
+    },
+    "fvcore": {"macs": 1, "bn": 1, "bn_affine": 1, "adaptive_in": 1, "layer_norm": 4, "layer_norm_affine": 1},
+    "thop": {
+        "macs": 1,
+        "bn": 2,
+        "bn_affine": 2,
+        "adaptive_in": 1,
+        "adaptive_out": 1,
+        "avgpool_out": 1,
+        "layer_norm_last": 2,
+        "layer_norm_last_affine": 2,
+    },
     "ptflops": {
         "macs": 1,
         "conv_bias": 1,
@@ -41,6 +57,7 @@ FORMULAS: dict[str, dict[str, int]] = {
         "relu6": 1,
         "silu": 1,
         "gelu": 2,
+        "layer_norm_last": 1,
     },
     "ptflops-aten": {"macs": 1, "conv_bias": 1, "linear_bias": 1},
 }
@@ -115,7 +132,7 @@ def runners() -> dict[str, tuple[str, Runner]]:
         value, _ = get_model_complexity_info(
             m, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False, verbose=False, backend=backend
         )
-        return int(value)
+        return int(value) * x.shape[0]  # ptflops builds and counts a batch of one
 
     def thop(m: Any, x: Any) -> int:
         from thop import profile

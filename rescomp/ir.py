@@ -26,7 +26,9 @@ from typing import Any, Literal
 
 from rescomp.errors import Loc, SpecError
 
-_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+#: one part of a dotted node name: a layer name (identifier characters, single hyphens between
+#: them, as torchvision's RegNet 'block1-0') or an index
+_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*|[0-9]+")
 
 Shape = tuple[int, ...]
 #: what a container is: the whole model, a stage of repeated blocks, a seq, one block instance, or
@@ -46,6 +48,7 @@ class Node:
     loc: Loc | None = None
     shape: Shape = ()
     dtype: str = "float32"
+    layout: str = ""  # the letters of the dimensions ("NCHW", "NHWC", "NLC", "NF"); "" for the rank's default
 
     @property
     def local(self) -> str:
@@ -237,6 +240,13 @@ class Graph:
     def shape(self, name: str) -> Shape:
         return self._nodes[name].shape
 
+    def layout(self, name: str) -> str:
+        """A node's output layout (:data:`rescomp.ops.base.LAYOUTS`)."""
+        from rescomp.ops.base import default_layout
+
+        node = self._nodes[name]
+        return node.layout or default_layout(len(node.shape))
+
     def input_shapes(self, node: Node) -> list[Shape]:
         """The shapes of a node's operands, in order."""
         return [self._nodes[i].shape for i in node.inputs]
@@ -249,7 +259,7 @@ class Graph:
 def lint(graph: Graph) -> None:
     """Check the graph's invariants; raise a located :class:`SpecError` on the first violation.
 
-    - names are unique and each dot-separated part is an identifier or an index, never a keyword;
+    - names are unique and each dot-separated part is a layer name or an index, never a keyword;
     - every input is defined earlier in the schedule (so the schedule is topological) and the graph
       is acyclic;
     - exactly one input node, and every node contributes to the output;

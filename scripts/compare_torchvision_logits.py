@@ -42,9 +42,10 @@ def randomise(model: torch.nn.Module, seed: int, side: int) -> None:
 
     torchvision's initialisation leaves BN at the identity and biases at zero, and with running
     statistics that do not fit the activations the features of a deep net collapse to a constant
-    (the logits then no longer depend on the input, and equal logits would prove little). So: BN scale
-    and shift and every bias random, Linear weights at 1/sqrt(fan_in), running statistics measured on
-    a random batch (BN layers in training mode, cumulative average) and then perturbed at random.
+    (the logits then no longer depend on the input, and equal logits would prove little). So: BN and
+    LayerNorm scale and shift, ConvNeXt's layer scales (1e-6 at initialisation) and every bias random,
+    Linear weights at 1/sqrt(fan_in), running statistics measured on a random batch (BN layers in
+    training mode, cumulative average) and then perturbed at random.
     """
     gen = torch.Generator().manual_seed(seed)
 
@@ -58,6 +59,12 @@ def randomise(model: torch.nn.Module, seed: int, side: int) -> None:
                 m.weight.copy_(torch.randn(m.weight.shape, generator=gen) / m.in_features**0.5)
             if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None:
                 uniform(m.bias, -0.2, 0.2)
+            if isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
+                uniform(m.weight, 0.5, 1.5)
+                uniform(m.bias, -0.2, 0.2)
+        for key, p in model.named_parameters():  # ConvNeXt's layer scale starts at 1e-6: wake it up
+            if key.rsplit(".", 1)[-1] == "layer_scale":
+                uniform(p, 0.5, 1.5)
         for m in norms:
             if m.affine:
                 uniform(m.weight, 0.5, 1.5)

@@ -131,6 +131,53 @@ def se_demo(width_mult: float = 1.0) -> Count:
     return c
 
 
+def mbconv_demo(expand: int = 4) -> Count:
+    c = Count()
+    c.conv(3, 16, 3, 16), c.bn(16)  # the stem, stride 2
+
+    def depthwise(ch: int, hw: int) -> None:  # a 3x3 conv with groups == channels
+        c.params += ch * 9
+        c.macs += ch * 9 * hw * hw
+
+    for cin, out, hw_in, hw in ((16, 16, 16, 16), (16, 24, 16, 8)):
+        mid = cin * expand
+        c.conv(cin, mid, 1, hw_in), c.bn(mid)
+        depthwise(mid, hw), c.bn(mid)
+        squeeze = max(1, cin // 4)  # SE on a 1x1 map: two 1x1 convolutions with biases
+        c.conv(mid, squeeze, 1, 1), c.conv(squeeze, mid, 1, 1)
+        c.params += squeeze + mid
+        c.conv(mid, out, 1, hw), c.bn(out)
+    c.linear(24, 10)
+    return c
+
+
+def convnext_demo(dim: int = 16) -> Count:
+    c = Count()
+
+    def ln(ch: int) -> None:  # a LayerNorm's scale and shift
+        c.params += 2 * ch
+
+    def conv_bias(cin: int, cout: int, k: int, hw: int) -> None:
+        c.conv(cin, cout, k, hw)
+        c.params += cout
+
+    def block(ch: int, hw: int) -> None:
+        c.params += ch * 49 + ch  # 7x7 depthwise conv with a bias
+        c.macs += ch * 49 * hw * hw
+        ln(ch)
+        for cin, cout in ((ch, 4 * ch), (4 * ch, ch)):  # linear layers at every one of hw * hw positions
+            c.params += cin * cout + cout
+            c.macs += cin * cout * hw * hw
+        c.params += ch  # layer scale
+
+    conv_bias(3, dim, 4, 8), ln(dim)
+    block(dim, 8), block(dim, 8)
+    ln(dim), conv_bias(dim, 2 * dim, 2, 4)
+    block(2 * dim, 4)
+    ln(2 * dim), c.linear(2 * dim, 10)
+    return c
+
+
 CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("tiny_resnet", {}, tiny_resnet()),
     ("tiny_resnet", {"n": 3}, tiny_resnet(n=3)),  # the doc's `--set n=3`
@@ -143,6 +190,10 @@ CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("dense_demo", {"growth": 4, "layers_per_block": [1, 2, 3]}, dense_demo(4, (1, 2, 3))),
     ("se_demo", {}, se_demo()),
     ("se_demo", {"width_mult": 1.5}, se_demo(1.5)),  # the doc's `--set width_mult=1.5`
+    ("mbconv_demo", {}, mbconv_demo()),
+    ("mbconv_demo", {"expand": 6}, mbconv_demo(6)),
+    ("convnext_demo", {}, convnext_demo()),
+    ("convnext_demo", {"dim": 24}, convnext_demo(24)),
 ]
 
 

@@ -184,3 +184,26 @@ def test_any_expression_is_a_bounded_value_or_a_located_error(text: str) -> None
             assert bound_problem(value) is None, (text, value)
         if "}" in text:
             break  # '}' would end the substitution early
+
+
+def test_log_is_the_natural_logarithm_of_a_positive_number() -> None:
+    import math
+
+    assert evaluate("log(1)", {}, L) == 0.0
+    assert evaluate("log(x)", {"x": math.e}, L) == 1.0
+    assert evaluate("log(8) / log(2)", {}, L) == math.log(8) / math.log(2)
+    assert evaluate("log(10 ** 18)", {}, L) == math.log(10**18)
+    # RegNetY-400MF's stage count (torchvision: the last block's capacity, plus one)
+    assert evaluate("round(log(1 + (16 - 1) * 27.89 / 48) / log(2.09)) + 1", {}, L) == 4
+    for text, message in (
+        ("log(0)", "log() needs a positive number, got 0"),
+        ("log(-1.5)", "log() needs a positive number, got -1.5"),
+        ("log('e')", "log() needs a number, got a string"),
+        ("log(true)", "log() needs a number, got a boolean"),
+        ("log([1])", "log() needs a number, got a list"),
+        ("log(2, 10)", "takes 1 positional argument"),
+        ("log()", "missing 1 required positional argument"),
+    ):
+        with pytest.raises(SpecError, match=re.escape(message)) as err:
+            evaluate(text, {}, L)
+        assert err.value.loc is not None and err.value.loc.line == 3, text

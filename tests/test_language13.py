@@ -118,9 +118,10 @@ layers:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ('"x${i}-y"', "name 'x${i}-y' gives 'x0-y', which is not a valid identifier"),
-        ('"${i}"', "name '${i}' gives 0, which is not a valid identifier"),
-        ("\"${'in' if i == 0 else 'ok'}\"", "gives 'in', which is not a valid identifier"),  # a keyword
+        ('"x${i}-"', "name 'x${i}-' gives 'x0-', which is not a valid layer name"),  # '-' only between parts
+        ('"x${i}.y"', "name 'x${i}.y' gives 'x0.y', which is not a valid layer name"),
+        ('"${i}"', "name '${i}' gives 0, which is not a valid layer name"),
+        ("\"${'in' if i == 0 else 'ok'}\"", "gives 'in', which is not a valid layer name"),  # a keyword
         ("\"${'inp' + 'ut'}\"", "gives 'input', which is reserved"),
         ('"a${i"', "unclosed '${'"),
         ('"a${j}"', "unknown name 'j'"),

@@ -40,6 +40,10 @@ NAMES: list[str] = [
     "mnasnet0_75",
     "mnasnet1_0",
     "mnasnet1_3",
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "convnext_large",
 ]
 #: input side for the ONNX parity run (default 64: fast, and every net here still ends at 2x2)
 SMALL: dict[str, int] = {}

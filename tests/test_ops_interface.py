@@ -32,7 +32,9 @@ def test_every_op_declares_its_interface(kind: str) -> None:
         assert op.onnx(a, ex.inputs, [f"x{i}" for i in range(len(ex.inputs))], "y", kind, op.min_opset) is not None
     if op.torch_helper is not None:
         name, source = op.torch_helper
-        assert source.startswith(f"class {name}(nn.Module):")
+        # a module class (or the function making the parameter, for parameter ops)
+        assert source.startswith((f"class {name}(nn.", f"def {name}(")), name
+        assert source.startswith(f"def {name}(") == op.parameter, name
 
 
 def test_census_terms_are_unique_across_ops() -> None:

@@ -32,6 +32,7 @@ RELU = {"op": "relu"}
 SAMPLES: dict[str, Any] = {
     "op": "relu",
     "name": "x1",
+    "layer-name": "block1-0",
     "spec-name": "t-1.0",
     "string": "text",
     "block-ref": "b",

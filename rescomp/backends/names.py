@@ -79,6 +79,7 @@ RESERVED = frozenset({"self", "x", "nn", "torch", "super", "OrderedDict"}) | fro
 
 _WORDS = {"resnet": "ResNet", "resnext": "ResNeXt", "vgg": "VGG", "preact": "PreAct", "cifar": "Cifar"}
 _ILLEGAL = re.compile(r"[^0-9A-Za-z_]+")
+_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 
 
 class Namespace:
@@ -134,10 +135,14 @@ class Namespace:
 
 
 def check_attribute(name: str, node: Node | Container | None = None) -> str:
-    """A module attribute name from the spec, or a located error if torch would misread it."""
+    """A module attribute name from the spec, or a located error if torch would misread it.
+
+    An identifier, or identifier characters joined by single hyphens (torchvision's RegNet
+    ``block1-0``): torch takes any name without a '.' through ``add_module``, and the emitter writes a
+    name that is not an identifier with ``add_module("block1-0", ...)`` and ``getattr(self, ...)``."""
     where = node.loc if node is not None else None
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
-        raise SpecError(f"layer name '{name}' is not a Python identifier", where)
+    if not _ATTRIBUTE.fullmatch(name) or keyword.iskeyword(name):
+        raise SpecError(f"layer name '{name}' is not a valid module attribute name", where)
     if name.startswith("_") or name in TORCH_MODULE_ATTRS:
         raise SpecError(
             f"layer name '{name}' clashes with torch.nn.Module.{name}",

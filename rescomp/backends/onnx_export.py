@@ -15,7 +15,7 @@ from typing import Any
 
 from rescomp import __version__
 from rescomp.errors import SpecError
-from rescomp.ir import Graph
+from rescomp.ir import Graph, Node
 from rescomp.ops import REGISTRY
 from rescomp.ops.base import OnnxConst, OnnxNode
 from rescomp.passes.fold_bn import fold_bn as _fold
@@ -31,10 +31,13 @@ class OnnxResult:
     folded: tuple[str, ...]  # BN nodes folded into their convolution
 
 
-def _tensor(node: str) -> str:
+def _tensor(node: Node) -> str:
     """The ONNX tensor a node writes: its own name, except that the graph's output tensor is "output",
-    so a layer that is itself named "output" writes "output/layer"."""
-    return node if node != "output" else "output/layer"
+    so a layer that is itself named "output" writes "output/layer", and that a parameter op's name is
+    its weight's (layer scale), so it writes "<name>/out"."""
+    if node.name == "output":
+        return "output/layer"
+    return f"{node.name}/out" if REGISTRY[node.op].parameter else node.name
 
 
 def export_onnx(
@@ -94,7 +97,7 @@ def export_onnx(
     for node in graph:
         if node.name == graph.input:
             continue
-        out = "output" if (node.name == graph.output and precision == "fp32") else _tensor(node.name)
+        out = "output" if (node.name == graph.output and precision == "fp32") else _tensor(node)
         try:
             emitted = REGISTRY[node.op].onnx(
                 node.attrs, graph.input_shapes(node), [tensor[i] for i in node.inputs], out, node.name, opset
@@ -150,7 +153,7 @@ def check_onnx(model: Any, graph: Graph) -> dict[str, tuple[Any, ...]]:
         found[vi.name] = dims
     for node in graph:
         # the graph output is "output" (after the cast back to fp32 in fp16 and bf16 models)
-        name = "output" if node.name == graph.output else _tensor(node.name)
+        name = "output" if node.name == graph.output else _tensor(node)
         if name in found:
             want = ("batch", *node.shape[1:])
             if found[name] != want:

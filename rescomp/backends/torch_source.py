@@ -301,8 +301,8 @@ class _Emitter:
         """A container whose members each read the previous one: an ``nn.Sequential``."""
         previous = box.input
         for c in box.children:
-            if isinstance(c, Node) and REGISTRY[c.op].functional:
-                return False  # add and concat are expressions, not modules
+            if isinstance(c, Node) and (REGISTRY[c.op].functional or REGISTRY[c.op].parameter):
+                return False  # add and concat are expressions, a layer scale a parameter: not modules
             if self.reads(c) != (previous,):
                 return False
             previous = self.value(c)
@@ -447,6 +447,8 @@ class _Emitter:
             if ctor is None:
                 assert isinstance(c, Node)
                 expression = REGISTRY[c.op].torch_expr(c.attrs, args)
+            elif isinstance(c, Node) and REGISTRY[c.op].parameter:
+                expression = REGISTRY[c.op].torch_apply(self.attr(local), args)
             else:
                 expression = f"{self.attr(local)}({', '.join(args)})"
             lines.append(f"        {target} = {expression}")

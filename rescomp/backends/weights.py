@@ -9,6 +9,7 @@ from typing import Any
 from rescomp.errors import Loc, SpecError, one_line
 from rescomp.ir import Graph
 from rescomp.ops import REGISTRY, Shape
+from rescomp.ops.base import state_key
 
 
 def available_memory() -> int:
@@ -41,7 +42,7 @@ def expected_state(graph: Graph) -> dict[str, Shape]:
     out: dict[str, Shape] = {}
     for node in graph:
         for suffix, shape in REGISTRY[node.op].state(node.attrs, graph.input_shapes(node)):
-            out[f"{node.name}.{suffix}"] = shape
+            out[state_key(node.name, suffix)] = shape
     return out
 
 

@@ -28,7 +28,8 @@ from rescomp.lower.values import (
     resolve_params,
     string,
 )
-from rescomp.ops import REGISTRY
+from rescomp.ops import REGISTRY, Shape
+from rescomp.ops.base import LAYOUTS, layout_words
 from rescomp.spec.expr import interpolate
 from rescomp.spec.grammar import PAD_PLACEMENTS
 from rescomp.spec.model import (
@@ -92,13 +93,16 @@ class _Builder:
                 node=name,
                 hint="list the branches to merge under 'inputs'" if hi is None else None,
             )
+        layouts = [self.graph.layout(i) for i in inputs]
         try:
+            check_layouts(op, kind.accepts(attrs), layouts, [self.graph.shape(i) for i in inputs])
             shape = kind.shape(attrs, [self.graph.shape(i) for i in inputs])
         except SpecError as exc:
             raise exc.with_context(loc=loc, node=name) from None
+        layout = kind.layout(attrs, layouts, shape) if inputs else ""
         if len(self.graph) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc, node=name)
-        self.graph.add(Node(name, op, inputs, attrs, loc, shape, self.spec.dtype), box)
+        self.graph.add(Node(name, op, inputs, attrs, loc, shape, self.spec.dtype, layout), box)
         return name
 
     def op_attrs(self, item: OpItem, env: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -420,3 +424,30 @@ def lower(spec: Spec, overrides: Overrides | None = None) -> Graph:
     b.graph.params = b.params
     b.graph.dtype = spec.dtype
     return b.graph
+
+
+def check_layouts(op: str, accepted: tuple[str, ...] | None, layouts: list[str], shapes: list[Shape]) -> None:
+    """An op's inputs must come in a layout it takes, and the inputs of a merge in one layout."""
+    if layouts and accepted is not None and layouts[0] not in accepted:
+        got = layout_words(layouts[0], shapes[0])
+        if accepted == ("NCHW",):
+            hint = {
+                "NHWC": "permute it back to channels-first first: {op: permute, dims: [0, 3, 1, 2]}",
+                "NF": "this op works on feature maps, not vectors",
+                "NLC": "this op works on feature maps, not tokens",
+            }.get(layouts[0])
+            raise SpecError(f"{op} needs {LAYOUTS['NCHW']}, got {got}", hint=hint)
+        wanted = ", ".join(LAYOUTS[x] for x in accepted[:-1]) + f" or {LAYOUTS[accepted[-1]]}"
+        hint = (
+            "add a 'flatten' layer before it, or make the map channels-last: {op: permute, dims: [0, 2, 3, 1]}"
+            if layouts[0] == "NCHW"
+            else None
+        )
+        need = f"needs its features last: {wanted}" if "NCHW" not in accepted else f"takes {wanted}"
+        raise SpecError(f"{op} {need}; got {got}", hint=hint)
+    if len(set(layouts)) > 1:
+        raise SpecError(
+            f"op '{op}' merges inputs of different layouts: "
+            + " and ".join(layout_words(x, s) for x, s in zip(layouts, shapes, strict=True)),
+            hint="permute one input so that both have the same layout",
+        )

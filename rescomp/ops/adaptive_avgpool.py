@@ -42,6 +42,7 @@ class AdaptiveAvgPool(Op):
     )
     attrs = {"size": Attr("pair", 1, "output size", minimum=1)}
     category = "pool"
+    layouts = ("NCHW",)
     flops_rule = "one per input element covered by each window (adds and one divide per output)"
     census_terms = {
         "adaptive_in": "adaptive avg-pool input elements",

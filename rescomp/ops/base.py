@@ -95,9 +95,9 @@ _REQUIRED: Any = object()
 class Attr:
     """One attribute of an op: its type, default (or required), and a one-line description.
 
-    Types: ``int``, ``pair`` (an int or a two-int list, for kernel sizes), ``float``, ``bool``,
-    ``str``. ``minimum`` and ``maximum`` bound numbers (inclusive); floats must also be finite.
-    ``optional`` allows ``null`` (meaning 'derive it').
+    Types: ``int``, ``pair`` (an int or a two-int list, for kernel sizes), ``ints`` (a list of
+    integers, such as a permutation), ``float``, ``bool``, ``str``. ``minimum`` and ``maximum``
+    bound numbers (inclusive); floats must also be finite. ``optional`` allows ``null`` (meaning 'derive it').
     """
 
     type: str
@@ -128,6 +128,14 @@ class Attr:
             self._bound(name, min(value))
             self._bound(name, max(value))
             return (int(value[0]), int(value[1]))
+        if t == "ints":
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value
+            ):
+                raise SpecError(f"'{name}' must be a list of integers, got {value!r}")
+            for v in value:
+                self._bound(name, v)
+            return tuple(int(v) for v in value)
         if t == "int":
             if not isinstance(value, int) or isinstance(value, bool):
                 raise SpecError(f"'{name}' must be an integer, got {value!r}")
@@ -175,6 +183,7 @@ class Attr:
             "float": {"type": "number"},
             "bool": {"type": "boolean"},
             "str": {"type": "string"},
+            "ints": {"type": "array", "items": {"type": ["integer", "string"]}},
             "pair": {
                 "oneOf": [
                     {"type": "integer"},
@@ -213,6 +222,10 @@ class Op:
     public: ClassVar[bool] = True
     #: emitted as an expression in forward() (add, concat), not as an nn.Module attribute
     functional: ClassVar[bool] = False
+    #: held as an ``nn.Parameter`` of its container (layer scale), not as a module: its
+    #: :meth:`torch_module` call makes the parameter, :meth:`torch_apply` uses it in forward(), and
+    #: its one saved tensor is keyed by the node's own name (state suffix "")
+    parameter: ClassVar[bool] = False
     #: display category, a key of :data:`CATEGORIES`
     category: ClassVar[str]
     #: fill colour in drawings where it differs from the category's
@@ -231,6 +244,8 @@ class Op:
     affine_foldable: ClassVar[bool] = False
     #: folds a following per-channel affine map (inference BN) into its own weights
     absorbs_channel_affine: ClassVar[bool] = False
+    #: the input layouts the op takes (:data:`LAYOUTS`); None: any
+    layouts: ClassVar[tuple[str, ...] | None] = None
     #: small valid uses of the op; at least one per registered op
     examples: ClassVar[tuple[Example, ...]] = ()
 
@@ -255,6 +270,16 @@ class Op:
         return out
 
     # Analysis ------------------------------------------------------------------------------------
+    def accepts(self, a: Attrs) -> tuple[str, ...] | None:
+        """The input layouts this op takes with these attributes (None: any)."""
+        return self.layouts
+
+    def layout(self, a: Attrs, ins: Sequence[str], out: Shape) -> str:
+        """The output's layout: the first input's where the rank is kept, else the rank's default."""
+        if ins and len(ins[0]) == len(out):
+            return ins[0]
+        return default_layout(len(out))
+
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         raise NotImplementedError
 
@@ -292,9 +317,14 @@ class Op:
         """A Python expression over the input variables ``args`` (functional ops only)."""
         raise NotImplementedError(f"op '{self.kind}' is emitted as a module")
 
+    def torch_apply(self, param: str, args: Sequence[str]) -> str:
+        """forward()'s expression applying the parameter ``param`` to ``args`` (parameter ops only)."""
+        raise NotImplementedError(f"op '{self.kind}' is not a parameter")
+
     # Saved state, weight rewrites and ONNX emission ------------------------------------------------
     def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
-        """Saved tensors as (state_dict suffix, shape), in torch's order: parameters, then buffers."""
+        """Saved tensors as (state_dict suffix, shape), in torch's order: parameters, then buffers.
+        The suffix "" (parameter ops) keys the tensor by the node's name itself (:func:`state_key`)."""
         return []
 
     def channel_affine(self, a: Attrs, state: Mapping[str, Any]) -> tuple[Any, Any] | None:
@@ -327,6 +357,11 @@ class Merge(Op):
         return None
 
 
+def state_key(node: str, suffix: str) -> str:
+    """The state_dict key of a node's saved tensor: ``conv1.weight``; a parameter op's is its name."""
+    return f"{node}.{suffix}" if suffix else node
+
+
 def pair(v: tuple[int, int]) -> int | tuple[int, int]:
     """(3, 3) -> 3 for readable emitted code; uneven pairs stay tuples."""
     return v[0] if v[0] == v[1] else v
@@ -357,6 +392,26 @@ def sort_registry() -> None:
     items = sorted(REGISTRY.items(), key=lambda kv: (order.index(kv[1].category), kv[0]))
     REGISTRY.clear()
     REGISTRY.update(items)
+
+
+#: tensor layouts, by the letters of their dimensions (N: the batch), in words
+LAYOUTS: dict[str, str] = {
+    "NCHW": "a feature map (N, C, H, W)",
+    "NHWC": "a channels-last map (N, H, W, C)",
+    "NLC": "tokens (N, L, C)",
+    "NF": "a vector (N, F)",
+}
+
+
+def default_layout(rank: int) -> str:
+    """The layout a tensor of this rank has unless a permute says otherwise."""
+    return {4: "NCHW", 3: "NLC", 2: "NF"}.get(rank, "N" + "abcdefghijklmnopqrstuvwxyz"[: max(rank - 1, 0)])
+
+
+def layout_words(layout: str, shape: Shape) -> str:
+    """'a feature map (N, C, H, W) of shape (1, 16, 32, 32)'."""
+    what = LAYOUTS.get(layout, f"a tensor laid out ({', '.join(layout)})")
+    return f"{what} of shape {shape}"
 
 
 def numel(shape: Shape) -> int:

@@ -33,6 +33,7 @@ class BatchNorm(Op):
         "affine": Attr("bool", True, "learn a per-channel scale and shift"),
     }
     category = "norm"
+    layouts = ("NCHW",)
     flops_rule = "2 per element (inference: one multiply and one add with folded statistics)"
     census_terms = {
         "bn": "BN output elements",

@@ -45,6 +45,7 @@ class Conv(Op):
     }
     weighted = True
     category = "weighted"
+    layouts = ("NCHW",)
     flops_rule = "2 per MAC, plus 1 per output element for the bias"
     census_terms = {"conv_bias": "output elements of convolutions with a bias"}
     onnx_note = "a following BN is folded in by the ONNX export"

@@ -12,6 +12,7 @@ class Flatten(Op):
     kind = "flatten"
     doc = "Flattens (N, C, H, W) into (N, C*H*W)."
     category = "shape"
+    layouts = ("NCHW",)
     flops_rule = "0 (a reshape)"
     tensorrt_layer = "IShuffleLayer"
     examples = (Example({}, ((2, 3, 2, 2),)),)

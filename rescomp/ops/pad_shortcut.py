@@ -58,6 +58,7 @@ class PadShortcut(Op):
         "placement": Attr("str", "end", "where the zero channels go: end, or split (half before, half after)"),
     }
     category = "shape"
+    layouts = ("NCHW",)
     fill = "#f4f4f4"
     flops_rule = "0 (subsampling and zero padding are data movement)"
     torch_helper = ("PadShortcut", _HELPER)

@@ -50,6 +50,7 @@ class Pool(Op):
 
     attrs = _WINDOW
     category = "pool"
+    layouts = ("NCHW",)
     tensorrt_layer = "IPoolingLayer"
     examples: ClassVar[tuple[Example, ...]] = _EXAMPLES
     torch_class: ClassVar[str]

@@ -14,6 +14,7 @@ from typing import Any
 
 from rescomp.ir import Graph
 from rescomp.ops import REGISTRY
+from rescomp.ops.base import state_key
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _state(graph: Graph, weights: dict[str, Any], name: str) -> dict[str, Any]:
     node = graph[name]
     out = {}
     for suffix, _ in REGISTRY[node.op].state(node.attrs, graph.input_shapes(node)):
-        value = weights.pop(f"{name}.{suffix}", None)
+        value = weights.pop(state_key(name, suffix), None)
         if value is not None:
             out[suffix] = value.astype("float64")
     return out

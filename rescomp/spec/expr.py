@@ -58,6 +58,7 @@ _FUNCS: dict[str, Any] = {
     "ceil": lambda x: _rounded(math.ceil, "ceil", x),
     "floor": lambda x: _rounded(math.floor, "floor", x),
     "make_divisible": lambda *a: make_divisible(*a),
+    "log": lambda x: _log(x),
 }
 
 
@@ -65,6 +66,15 @@ def _ceil_div(a: Any, b: Any) -> Any:
     if not all(isinstance(x, (int, float)) for x in (a, b)):
         raise TypeError(f"ceil_div() needs numbers, got {_kind(a)} and {_kind(b)}")
     return -(-a // b)
+
+
+def _log(x: Any) -> float:
+    """The natural logarithm of a positive number (math.log), as RegNet's width quantization uses it."""
+    if not _number(x):
+        raise TypeError(f"log() needs a number, got {_kind(x)}")
+    if x <= 0:
+        raise ValueError(f"log() needs a positive number, got {x!r}")
+    return math.log(x)
 
 
 def _number(value: Any) -> bool:
@@ -349,7 +359,7 @@ class _Eval:
             node,
             hint="expressions allow numbers, strings, parameter names, arithmetic, comparisons, "
             "'a if c else b', lists, mappings, indexing and "
-            "min/max/int/round/len/ceil_div/ceil/floor/make_divisible",
+            "min/max/int/round/len/ceil_div/ceil/floor/make_divisible/log",
         )
 
     def precheck(self, node: ast.BinOp, left: Any, right: Any) -> int | None:

@@ -22,7 +22,8 @@ DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 FieldType = Literal[
     "op",  # an op kind from the registry (the op item's discriminator)
-    "name",  # an identifier
+    "name",  # an identifier (a parameter, var, index or block name: expressions read it)
+    "layer-name",  # a layer name: an identifier, or identifier characters joined by single '-' (block1-0)
     "spec-name",  # letters, digits, '_', '-', '.'
     "string",
     "block-ref",  # a block from 'blocks' (a string, may hold ${EXPR})
@@ -101,7 +102,7 @@ class Form:
 
 _NAME = Field(
     "name",
-    "name",
+    "layer-name",
     "the layer's name in its scope, may hold ${EXPR} (e.g. denselayer${i + 1}); "
     "default: the op and a counter (relu1, relu2, ...), or the position inside a seq or stage",
     template=True,
@@ -132,7 +133,7 @@ STAGE = Form(
     "a named container of 'repeat' blocks, named stage.0, stage.1, ...; "
     "other keys are arguments to every block, 'first' overrides them for block 0",
     (
-        Field("stage", "name", "the stage's name, may hold ${EXPR}", required=True, template=True),
+        Field("stage", "layer-name", "the stage's name, may hold ${EXPR}", required=True, template=True),
         Field(
             "block",
             "block-ref",
@@ -156,7 +157,7 @@ SEQ = Form(
     (
         Field(
             "seq",
-            "name",
+            "layer-name",
             "the sequence's name, may hold ${EXPR}; null: named like an unnamed layer "
             "(its position inside a seq or stage, else seq1, seq2, ...)",
             required=True,
@@ -193,7 +194,7 @@ BLOCK_DEF = Form(
         Field("vars", "exprs", "derived values (expressions), in order"),
         Field("layers", "layers", "the body", required=True),
         Field("residual", "bool-expr", "add a shortcut around the body", default=True),
-        Field("projection_from", "name", "body layer a projection shortcut reads"),
+        Field("projection_from", "layer-name", "body layer a projection shortcut reads"),
         Field("projection_bn", "bool-expr", "give a projection shortcut a BN", default=True),
         Field(
             "pad",

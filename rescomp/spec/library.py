@@ -89,6 +89,33 @@ def _efficient_dense() -> list[Entry]:
     return out
 
 
+#: torchvision's RegNets: regnet_<variant>, the variant's tag as regnet.yaml's 'variant' takes it
+REGNET_VARIANTS = (
+    *(f"x_{f}" for f in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf")),
+    *(f"y_{f}" for f in ("400mf", "800mf", "1_6gf", "3_2gf", "8gf", "16gf", "32gf", "128gf")),
+)
+
+
+def _regnets() -> list[Entry]:
+    """RegNetX and RegNetY, torchvision layout (regnet_x_400mf ... regnet_y_128gf)."""
+
+    def title(variant: str) -> str:  # 'y_1_6gf' -> 'RegNetY-1.6GF'
+        kind, size = variant.split("_", 1)
+        return f"RegNet{kind.upper()}-{size.replace('_', '.').upper()}"
+
+    return [
+        Entry(f"regnet_{v}", "regnet.yaml", {"variant": v}, f"{title(v)}, torchvision layout") for v in REGNET_VARIANTS
+    ]
+
+
+def _convnexts() -> list[Entry]:
+    """ConvNeXt tiny/small/base/large, torchvision layout."""
+    return [
+        Entry(f"convnext_{v}", "convnext.yaml", {"variant": v}, f"ConvNeXt-{v[0].upper()}{v[1:]}, torchvision layout")
+        for v in ("tiny", "small", "base", "large")
+    ]
+
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in [
@@ -98,5 +125,7 @@ ENTRIES: dict[str, Entry] = {
         Entry("preact_resnet_cifar", "preact_resnet_cifar.yaml", {}, "CIFAR-10 pre-activation ResNet-(6n+2)"),
         *_mobile(),
         *_efficient_dense(),
+        *_regnets(),
+        *_convnexts(),
     ]
 }

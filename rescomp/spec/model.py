@@ -28,7 +28,11 @@ from rescomp.spec.grammar import (
 from rescomp.spec.grammar import SHORTCUTS as SHORTCUTS  # re-exported: the lowering reads it from here
 from rescomp.spec.yamlsrc import LList, LMap
 
+#: an identifier: parameter, var, index and block names, which expressions read
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: a layer name (one part of a dotted path): an identifier, or identifier characters joined by single
+#: hyphens (torchvision's RegNet 'block1-0'); never a '.', which separates the parts of a path
+LAYER_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*")
 RESERVED = {"input"}
 
 
@@ -37,16 +41,19 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and "${" in value
 
 
-def check_name(value: Any, loc: Loc, path: str, source: str | None = None) -> str:
-    """``value`` if it is a valid layer name; ``source`` is the template it came from, if any."""
+def check_name(value: Any, loc: Loc, path: str, source: str | None = None, *, identifier: bool = False) -> str:
+    """``value`` if it is a valid layer name (or, with ``identifier``, a valid identifier: a
+    parameter, var, index or block name); ``source`` is the template it came from, if any."""
     prefix = f"{path}: " if path else ""
-    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or keyword.iskeyword(value):
+    pattern, kind = (NAME_RE, "identifier") if identifier else (LAYER_NAME_RE, "layer name")
+    if not isinstance(value, str) or not pattern.fullmatch(value) or keyword.iskeyword(value):
         what = f"name {source!r} gives {value!r}, which" if source is not None else f"name {value!r}"
-        raise SpecError(
-            f"{prefix}{what} is not a valid identifier",
-            loc,
-            hint="use letters, digits and underscores, not starting with a digit, and no Python keyword",
-        )
+        hint = "use letters, digits and underscores, not starting with a digit, and no Python keyword"
+        if not identifier:
+            hint += "; single '-' may join such parts (block1-0)"
+        elif "-" in str(value):
+            hint += "; expressions read this name, and there '-' subtracts"
+        raise SpecError(f"{prefix}{what} is not a valid {kind}", loc, hint=hint)
     if value in RESERVED:
         what = f"name {source!r} gives '{value}', which" if source is not None else f"'{value}'"
         raise SpecError(f"{prefix}{what} is reserved", loc, hint="it names the input of a scope")
@@ -202,11 +209,15 @@ class _Parser:
                 raise SpecError(f"{path}: missing required key '{field.key}'", m.loc)
 
     def name(self, value: Any, loc: Loc, path: str, template: bool = False) -> str:
-        """A valid name; where ``template`` (the grammar field says so), a string holding ``${EXPR}``
-        is kept as written and checked once the lowering has substituted it."""
+        """A valid layer name; where ``template`` (the grammar field says so), a string holding
+        ``${EXPR}`` is kept as written and checked once the lowering has substituted it."""
         if template and is_template(value):
             return str(value)
         return check_name(value, loc, path)
+
+    def identifier(self, value: Any, loc: Loc, path: str) -> str:
+        """A valid identifier: a name that expressions read (parameters, vars, an index) or a block's."""
+        return check_name(value, loc, path, identifier=True)
 
     def string(self, m: LMap, key: str, path: str, default: str | None = None) -> str:
         if key not in m:
@@ -234,7 +245,7 @@ class _Parser:
         if not isinstance(items, list) or not items or not all(isinstance(x, str) for x in items):
             raise SpecError(f"{path}.inputs: expected a layer name or a list of layer names", loc)
         for x in items:
-            if not all(NAME_RE.fullmatch(p) or p.isdigit() for p in x.split(".")):
+            if not all(LAYER_NAME_RE.fullmatch(p) or p.isdigit() for p in x.split(".")):
                 raise SpecError(f"{path}.inputs: {x!r} is not a layer name", loc)
         return tuple(items)
 
@@ -317,7 +328,7 @@ class _Parser:
                 seq = self.name(m["seq"], m.loc_of("seq"), f"{path}.seq", field.template)
             layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
             return SeqItem(seq, layers, self.inputs(m, path), when, m.loc, m.loc_of("seq"))
-        index = self.name(m["index"], m.loc_of("index"), f"{path}.index") if "index" in m else None
+        index = self.identifier(m["index"], m.loc_of("index"), f"{path}.index") if "index" in m else None
         layers = self.items(m["layers"], m.loc_of("layers"), f"{path}.layers")
         return RepeatItem(Value(m["repeat"], m.loc_of("repeat")), layers, when, m.loc, index)
 
@@ -329,7 +340,9 @@ class _Parser:
         params_raw = self.mapping(m.get("params", _empty(m.loc)), m.loc_of("params"), f"{path}.params")
         params = {}
         for key, value in params_raw.items():
-            params[self.name(key, params_raw.key_locs[key], f"{path}.params")] = Value(value, params_raw.loc_of(key))
+            params[self.identifier(key, params_raw.key_locs[key], f"{path}.params")] = Value(
+                value, params_raw.loc_of(key)
+            )
         projection_from = None
         if "projection_from" in m:
             projection_from = self.name(m["projection_from"], m.loc_of("projection_from"), f"{path}.projection_from")
@@ -350,7 +363,7 @@ class _Parser:
         if "vars" not in m:
             return ()
         v = self.mapping(m["vars"], m.loc_of("vars"), f"{path}.vars")
-        return tuple((self.name(k, v.key_locs[k], f"{path}.vars"), Value(x, v.loc_of(k))) for k, x in v.items())
+        return tuple((self.identifier(k, v.key_locs[k], f"{path}.vars"), Value(x, v.loc_of(k))) for k, x in v.items())
 
     def params(self, m: LMap) -> dict[str, Param]:
         if "params" not in m:
@@ -358,7 +371,7 @@ class _Parser:
         raw = self.mapping(m["params"], m.loc_of("params"), "params")
         out = {}
         for key, value in raw.items():
-            name = self.name(key, raw.key_locs[key], "params")
+            name = self.identifier(key, raw.key_locs[key], "params")
             loc = raw.loc_of(key)
             choices, doc = None, ""
             if isinstance(value, LMap):
@@ -397,7 +410,9 @@ class _Parser:
         blocks_raw = self.mapping(m.get("blocks", _empty(m.loc)), m.loc_of("blocks"), "blocks")
         blocks = {}
         for key, value in blocks_raw.items():
-            blocks[self.name(key, blocks_raw.key_locs[key], "blocks")] = self.block(key, value, blocks_raw.loc_of(key))
+            blocks[self.identifier(key, blocks_raw.key_locs[key], "blocks")] = self.block(
+                key, value, blocks_raw.loc_of(key)
+            )
         params = self.params(m)
         shortcut = self.field(m, DOCUMENT, "shortcut")
         return Spec(

@@ -41,6 +41,7 @@ def _type(t: FieldType) -> dict[str, Any]:
     types: dict[str, Any] = {
         "op": lambda: {"type": "string"},  # each op's alternative makes it a const
         "name": lambda: {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "layer-name": lambda: {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*$"},
         "spec-name": lambda: {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]+$"},
         "string": lambda: {"type": "string"},
         "block-ref": lambda: {"type": "string"},
