@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rescomp.cli.options import BatchOpt, InputOpt, SetOpt, parse_overrides
-
-if TYPE_CHECKING:
-    pass
 
 PAPER_DEFAULT = ("resnet34", "vgg19")
 
@@ -31,6 +28,8 @@ def analyze(
     ] = False,
 ) -> None:
     """Count parameters, multiply-accumulates, FLOPs, memory and depth, without running the network."""
+    from rescomp.cli.options import for_each_spec, titled
+
     from rescomp.errors import UsageError
     from rescomp.passes import analyze as run
     from rescomp.passes.analyze import write_document
@@ -40,19 +39,26 @@ def analyze(
         raise UsageError(f"error: --by accepts only 'stage', got '{by}'")
     overrides = parse_overrides(set_, input_, batch)
     names = list(specs or PAPER_DEFAULT)
-    results = [run(build_graph(name, overrides)) for name in names]
+    results, titles = [], []
+    for name, mine in for_each_spec(names, overrides):
+        results.append(run(build_graph(name, mine)))
+        titles.append(titled(results[-1].name, mine))
     if as_json:
         write_document(results, sys.stdout)
         return
     from rescomp.cli import render
 
     console = render.console()
-    for a in results:
+    for a, title in zip(results, titles, strict=True):
         if per_layer:
-            console.print(render.layer_table(a))
+            render.print_table(console, lambda a=a, title=title: render.layer_table(a, title))
         if by == "stage":
-            console.print(render.stage_table(a))
-    console.print(render.summary_table(results))
+            render.print_table(console, lambda a=a, title=title: render.stage_table(a, title))
+    render.print_table(
+        console,
+        lambda: render.summary_table(results, titles),
+        lambda: render.summary_table(results, titles, compact=True),
+    )
     if not specs:
         console.print(render.paper_line(results[0], results[1]))
     console.print(render.conventions_note())

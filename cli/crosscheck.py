@@ -31,9 +31,12 @@ def crosscheck(
     unknown = [t for t in wanted if t not in FORMULAS]
     if unknown:
         raise UsageError(f"error: unknown tool '{unknown[0]}' (hint: {', '.join(FORMULAS)})")
+    from rescomp.extras import needs
+
     graph = build_graph(spec, parse_overrides(set_, input_, batch))
     analysis = analyze(graph)
-    results = run(graph, analysis, wanted)
+    with needs("crosscheck", "rescomp crosscheck"):
+        results = run(graph, analysis, wanted)
     if as_json:
         doc = {
             "schema": "rescomp.crosscheck/1",
@@ -54,19 +57,22 @@ def crosscheck(
         }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        from rescomp.cli.render import console
-        from rich.markup import escape
+        from rescomp.cli import render
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"{analysis.name}: rescomp MACs {analysis.macs:,}", title_justify="left")
-        for col in ("tool", "its total", "difference from rescomp's MACs", "residual"):
-            table.add_column(col, justify="right" if col in ("its total", "residual") else "left")
+        # Text, never markup: notes carry install lines such as pip install 'rescomp[crosscheck]'
+        table = Table(title=Text(f"{analysis.name}: rescomp MACs {analysis.macs:,}"), title_justify="left")
+        render.label_column(table, "tool")
+        render.number_column(table, "its total")
+        render.label_column(table, "difference from rescomp's MACs")
+        render.number_column(table, "residual")
         for r in results:
             if r.total is None:
-                table.add_row(r.tool, "-", escape(r.note), "-")
+                table.add_row(Text(r.tool), "-", Text(r.note or ""), "-")
             else:
-                table.add_row(r.tool, f"{r.total:,}", r.explanation(), f"{r.residual:,}")
-        console().print(table)
+                table.add_row(Text(r.tool), f"{r.total:,}", Text(r.explanation()), f"{r.residual:,}")
+        render.print_table(render.console(), lambda: table)
     if any(r.residual for r in results if r.residual is not None):
         sys.stderr.write("unexplained difference: a residual is not zero (please report it)\n")
         raise typer.Exit(1)

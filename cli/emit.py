@@ -49,13 +49,13 @@ def emit(
         return
     from rescomp.fsutil import write_atomic
 
-    write_atomic(out, source.text)
+    write_atomic(out, source.text, create=True)
     sys.stderr.write(f"wrote {out} (class {source.class_name})\n")
 
 
 def _output_file(text: str) -> Path:
-    """The -o of emit: a file path, checked before any work (absent or a regular file, in a folder that
-    exists); devices, FIFOs, sockets, directories and links to them are refused."""
+    """The -o of emit: a file path, checked before any work (absent or a regular file; missing folders
+    are made); devices, FIFOs, sockets, directories and links to them are refused."""
     from rescomp.errors import Loc, SpecError
     from rescomp.fsutil import output_path, preflight
 
@@ -64,7 +64,7 @@ def _output_file(text: str) -> Path:
         raise SpecError(
             "names a folder, but emit writes one file", Loc(text), hint="give a file path such as out/model.py"
         )
-    preflight(path.parent, [path.name])
+    preflight(path.parent, [path.name], create=True)  # missing folders are made when writing
     return path
 
 
@@ -76,7 +76,7 @@ def build(
     weights: Annotated[
         Path | None, typer.Option("--weights", help="Checkpoint to carry through (safetensors or torch state_dict).")
     ] = None,
-    precision: Annotated[str, typer.Option("--precision", help="onnx/tensorrt: fp32, fp16 or bf16.")] = "fp32",
+    precision: Annotated[str, typer.Option("--precision", help="onnx/tensorrt/aoti: fp32, fp16 or bf16.")] = "fp32",
     opset: Annotated[int | None, typer.Option("--opset", help="ONNX opset (default 17; 22 for bf16).")] = None,
     fold_bn: Annotated[bool, typer.Option("--fold-bn/--no-fold-bn", help="Fold BN into convolutions.")] = True,
     batch: Annotated[
@@ -84,6 +84,7 @@ def build(
     ] = "1:8:32",
     workspace: Annotated[int, typer.Option("--workspace", help="tensorrt workspace limit in MiB.")] = 4096,
     device: Annotated[str, typer.Option("--device", help="aoti: cpu or cuda.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was built as JSON on stdout.")] = False,
     set_: SetOpt = None,
     input_: InputOpt = None,
 ) -> None:
@@ -91,7 +92,8 @@ def build(
 
     torch: model.py + model.safetensors. onnx: model.onnx (checked). tensorrt: model.engine from that
     ONNX, or, on a host without TensorRT or a GPU, the ONNX and a recipe with the trtexec line (exit 3).
-    aoti: an AOTInductor package model.pt2.
+    aoti: an AOTInductor package model.pt2. tensorrt and aoti check their output against fp32 and record it
+    in build.json; a TensorRT that rejects or fails the build is exit 5.
     """
     from rescomp.backends.build import TARGETS, BuildOptions
     from rescomp.backends.build import build as run_build
@@ -119,11 +121,25 @@ def build(
         origin=_origin(spec),
         command=_command("emit", spec, set_, input_, None, Path("model.py")),
     )
-    with _progress() as step:
+    from rescomp.extras import needs
+
+    with needs(BUILD_EXTRA[target], f"rescomp build --target {target}"), _progress() as step:
         report = run_build(graph, out_dir, opts, step)
     sys.stderr.write(
         f"built {graph.name} for {target} in {out_dir}: {', '.join(sorted(report.files))} ({report.summary})\n"
     )
+    if as_json:
+        import json
+
+        doc = {
+            "schema": "rescomp.build/1",
+            "name": graph.name,
+            "target": target,
+            "output": str(out_dir),
+            "files": dict(sorted(report.files.items())),
+            "summary": report.summary,
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
 
 @contextlib.contextmanager
@@ -132,16 +148,24 @@ def _progress() -> Iterator[Callable[[str], None]]:
     if not sys.stderr.isatty():
         yield lambda text: None
         return
-    from rich.console import Console
+    from rescomp.cli.render import console as make_console
+    from rich.text import Text
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
+    count = [0]
     with console.status("building") as status:
 
         def step(text: str) -> None:
-            console.log(text)
-            status.update(text)
+            # print, not log: log() would add the time and this file's line number to every step
+            count[0] += 1
+            console.print(Text(f"[{count[0]}] {text}"))
+            status.update(Text(text))
 
         yield step
+
+
+#: the extra each build target needs (rescomp.extras; onnx includes torch for the seeded weights)
+BUILD_EXTRA = {"torch": "torch", "onnx": "onnx", "tensorrt": "tensorrt", "aoti": "torch"}
 
 
 def _origin(spec: str) -> str:

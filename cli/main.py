@@ -1,7 +1,8 @@
 """The ``rescomp`` command: a thin typer front end over the library.
 
 The library raises typed errors; only this module prints them and chooses the exit code:
-0 ok, 1 user input or budget failure, 2 usage, 3 backend or hardware unavailable, 4 internal error.
+0 ok, 1 user input or budget failure, 2 usage, 3 backend or hardware unavailable, 4 internal error,
+5 a backend that is there rejected or failed the work (TensorRT).
 Heavy modules are imported inside the commands, so ``rescomp --help`` starts fast.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from typing import NoReturn
 
 import typer
 
@@ -19,7 +21,8 @@ app = typer.Typer(
     name="rescomp",
     help="Static-graph compiler and analyzer for residual networks.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # rescomp --install-completion: bash, zsh, fish, PowerShell
+    rich_markup_mode=None,  # help texts are plain text: brackets such as 'rescomp[onnx]' stay as written
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -116,18 +119,33 @@ def _main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except ImportError as exc:
+        from rescomp.extras import missing_package
+
+        found = missing_package(exc)  # an optional package no command-level check named: still exit 3
+        if found is None:
+            _internal(exc)
+        sys.stderr.write(f"{found}\n")
+        sys.exit(found.exit_code)
     except Exception as exc:
         show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
         if callable(show) and isinstance(code, int):
             show()  # click's usage errors (matched by shape, whichever click typer brings): exit code 2
             sys.exit(code)
-        if os.environ.get("RESCOMP_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(hint: this is a rescomp bug; rerun with RESCOMP_DEBUG=1 for a traceback and report it)\n"
-        )
-        sys.exit(4)
+        _internal(exc)
+
+
+def _internal(exc: BaseException) -> NoReturn:
+    """An exception rescomp did not raise on purpose: exit 4 (a bug), with the traceback on request."""
+    if os.environ.get("RESCOMP_DEBUG"):
+        raise exc
+    from rescomp.errors import one_line
+
+    sys.stderr.write(
+        f"internal error: {type(exc).__name__}: {one_line(str(exc))} "
+        "(hint: this is a rescomp bug; rerun with RESCOMP_DEBUG=1 for a traceback and report it)\n"
+    )
+    sys.exit(4)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,122 @@
-"""Rich tables for the terminal. Figures are exact integers with a short human form beside them."""
+"""Rich tables for the terminal. Figures are exact integers with a short human form beside them.
+
+Numbers are never cut: numeric columns do not wrap, and a table too wide for the terminal first
+moves each number's short form under it, then wraps the labels; only a table whose numbers alone do
+not fit is printed wider than the terminal (which then folds the lines, every digit kept)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from rescomp.passes import Analysis
 
+PIPED_WIDTH = 120  # when stdout is not a terminal and COLUMNS is not set (rich's default would be 80)
+LABEL_MIN = 10  # the narrowest a wrapped label column gets
 
-def console() -> Console:
-    """stdout console; when piped (CI logs, files) tables get 120 columns instead of rich's 80."""
-    import sys
 
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+def _columns_env() -> int | None:
+    text = os.environ.get("COLUMNS", "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr). Its width is the terminal's, or COLUMNS when set, or 120 when
+    piped. Styles and colours appear only on a terminal, and never with NO_COLOR set."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    width = None if tty or _columns_env() else PIPED_WIDTH
+    return Console(
+        file=sys.stderr if stderr else None,  # stdout is looked up at print time (pytest swaps it)
+        highlight=False,
+        soft_wrap=False,
+        width=width,
+        no_color=bool(os.environ.get("NO_COLOR")) or None,
+        force_terminal=tty,  # piped output carries no escape codes, whatever FORCE_COLOR says
+        emoji=False,
+        markup=False,  # names, notes and install lines ('rescomp[onnx]') are text, never rich markup
+    )
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def needed_width(table: Table) -> int:
+    """The narrowest the table can be drawn with every no-wrap cell whole (other columns at
+    :data:`LABEL_MIN` or their longest word)."""
+    total = 0
+    for column in table.columns:
+        lines = [line for cell in [column.header, *column.cells] for line in _plain(cell).splitlines()]
+        if column.no_wrap:
+            width = max((cell_len(x) for x in lines), default=1)
+        else:
+            words = [w for line in lines for w in line.split()]
+            width = min(LABEL_MIN, max((cell_len(w) for w in words), default=1))
+        total += max(width, column.min_width or 0) + 2  # padding
+    return total + len(table.columns) + 1  # borders
+
+
+def print_table(out: Console, *candidates: Callable[[], Table]) -> None:
+    """Print the first table that fits the console's width; if none does, the last one at the width
+    its numbers need (the terminal folds the lines; no digit is cut)."""
+    for make in candidates:
+        table = make()
+        need = needed_width(table)
+        if need <= out.width or make is candidates[-1]:
+            width = out.width
+            out.width = max(width, need)  # print() itself never goes past the console's width
+            try:
+                out.print(table)
+            finally:
+                out.width = width
+            return
+
+
+def number_column(table: Table, header: str, style: str | None = None) -> None:
+    table.add_column(Text(header), justify="right", no_wrap=True, style=style)
+
+
+def label_column(table: Table, header: str) -> None:
+    table.add_column(Text(header), overflow="fold", min_width=min(LABEL_MIN, len(header)))
+
+
+@contextlib.contextmanager
+def progress(total: int, what: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar with counts on stderr (``report 3/30 resnet50``), on a terminal only: silent in
+    CI, pipes and files. ``step(text)`` marks one item done and names the next."""
+    if not sys.stderr.isatty() or total <= 0:
+        yield lambda text: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn(what),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}", markup=False),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("", total=total)
+        started = [False]
+
+        def step(text: str) -> None:
+            if started[0]:
+                bar.advance(task)
+            started[0] = True
+            bar.update(task, description=text)
+
+        yield step
 
 
 def si(n: float, unit: str = "") -> str:
@@ -38,72 +140,75 @@ def _settings(a: Analysis) -> str:
     return ", ".join(f"{k}={v}" for k, v in shown.items())
 
 
-def summary_table(results: Sequence[Analysis]) -> Table:
-    first = results[0]
-    table = Table(title="rescomp analysis", title_justify="left")
-    table.add_column("metric")
-    for i, a in enumerate(results):
-        table.add_column(a.name, justify="right")
+#: the summary's labels on a narrow terminal
+SHORT_LABELS = {
+    "depth (conv+fc on longest path)": "depth",
+    "FLOPs (full)": "FLOPs",
+    "activations, peak live": "act. peak",
+    "activations, all outputs": "act. all",
+}
+
+
+def summary_table(results: Sequence[Analysis], titles: Sequence[str] | None = None, compact: bool = False) -> Table:
+    """The side-by-side summary. ``titles``: the column headers (default: the model names).
+    ``compact``: each number's short form on its own line, for narrow terminals."""
+    titles = list(titles or [a.name for a in results])
+    table = Table(title=Text("rescomp analysis"), title_justify="left", caption_justify="left")
+    label_column(table, "metric")
+    for i, title in enumerate(titles):
+        number_column(table, title)
         if i:
-            table.add_column(f"/ {first.name}", justify="right", style="dim")
+            number_column(table, f"/ {results[0].name}", style="dim")
+    sep = "\n" if compact else " "
 
     def row(label: str, values: list[tuple[float, str]]) -> None:
-        cells = [label]
+        cells = [Text(SHORT_LABELS.get(label, label) if compact else label)]
         for i, (raw, text) in enumerate(values):
-            cells.append(text)
+            cells.append(Text(text))
             if i:
                 base = values[0][0]
-                cells.append(f"{raw / base:.1%}" if base else "-")
+                cells.append(Text(f"{raw / base:.1%}" if base else "-"))
         table.add_row(*cells)
 
     row("input", [(0, shape(a.input)) for a in results])
     row("output", [(0, shape(a.output)) for a in results])
     row("depth (conv+fc on longest path)", [(a.depth, str(a.depth)) for a in results])
-    row("params", [(a.params, f"{a.params:,} ({si(a.params)})") for a in results])
+    row("params", [(a.params, f"{a.params:,}{sep}({si(a.params)})") for a in results])
     row("buffers", [(a.buffers, f"{a.buffers:,}") for a in results])
-    row("MACs", [(a.macs, f"{a.macs:,} ({si(a.macs)})") for a in results])
-    row("FLOPs (full)", [(a.flops, f"{a.flops:,} ({si(a.flops)})") for a in results])
-    row("weights", [(a.weights_bytes, f"{mib(a.weights_bytes)} {a.dtype}") for a in results])
+    row("MACs", [(a.macs, f"{a.macs:,}{sep}({si(a.macs)})") for a in results])
+    row("FLOPs (full)", [(a.flops, f"{a.flops:,}{sep}({si(a.flops)})") for a in results])
+    row("weights", [(a.weights_bytes, f"{mib(a.weights_bytes)}{sep}{a.dtype}") for a in results])
     row("activations, peak live", [(a.activation_bytes_peak, mib(a.activation_bytes_peak)) for a in results])
     row("activations, all outputs", [(a.activation_bytes_total, mib(a.activation_bytes_total)) for a in results])
-    for a in results:
-        if _settings(a):
-            table.caption = (table.caption + "\n" if table.caption else "") + f"{a.name}: {_settings(a)}"
+    caption = [f"{title}: {_settings(a)}" for a, title in zip(results, titles, strict=True) if _settings(a)]
+    if caption:
+        table.caption = Text("\n".join(caption))
     return table
 
 
-def layer_table(a: Analysis) -> Table:
-    table = Table(title=f"{a.name}: layers", title_justify="left")
-    for col, just in (
-        ("name", "left"),
-        ("op", "left"),
-        ("output", "left"),
-        ("params", "right"),
-        ("MACs", "right"),
-        ("FLOPs", "right"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+def layer_table(a: Analysis, title: str | None = None) -> Table:
+    table = Table(title=Text(f"{title or a.name}: layers"), title_justify="left")
+    label_column(table, "name")
+    label_column(table, "op")
+    number_column(table, "output")
+    for col in ("params", "MACs", "FLOPs"):
+        number_column(table, col)
     for x in a.layers:
-        table.add_row(x.name, x.op, shape(x.output), f"{x.params:,}", f"{x.macs:,}", f"{x.flops:,}")
+        table.add_row(Text(x.name), Text(x.op), shape(x.output), f"{x.params:,}", f"{x.macs:,}", f"{x.flops:,}")
     table.add_row("total", "", shape(a.output), f"{a.params:,}", f"{a.macs:,}", f"{a.flops:,}", style="bold")
     return table
 
 
-def stage_table(a: Analysis) -> Table:
-    table = Table(title=f"{a.name}: by stage", title_justify="left")
-    for col, just in (
-        ("stage", "left"),
-        ("layers", "right"),
-        ("output", "left"),
-        ("params", "right"),
-        ("MACs", "right"),
-        ("MACs %", "right"),
-        ("FLOPs", "right"),
-    ):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+def stage_table(a: Analysis, title: str | None = None) -> Table:
+    table = Table(title=Text(f"{title or a.name}: by stage"), title_justify="left")
+    label_column(table, "stage")
+    for col in ("layers", "output", "params", "MACs", "MACs %", "FLOPs"):
+        number_column(table, col)
     for s in a.stages():
         share = f"{s.macs / a.macs:.1%}" if a.macs else "-"
-        table.add_row(s.name, str(s.layers), shape(s.output), f"{s.params:,}", f"{s.macs:,}", share, f"{s.flops:,}")
+        table.add_row(
+            Text(s.name), str(s.layers), shape(s.output), f"{s.params:,}", f"{s.macs:,}", share, f"{s.flops:,}"
+        )
     return table
 
 
@@ -114,9 +219,10 @@ def paper_line(resnet: Analysis, vgg: Analysis) -> str:
     )
 
 
-def conventions_note() -> str:
-    return (
-        "[dim]MACs: multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs', "
-        "torchvision's 'GFLOPS'). FLOPs: 2 per MAC plus bias, BN, activations, products, adds and pooling "
-        "(docs/conventions.md).[/dim]"
+def conventions_note() -> Text:
+    return Text(
+        "MACs: multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs', "
+        "torchvision's 'GFLOPS').\nFLOPs: 2 per MAC plus bias, BN, activations, products, adds and pooling "
+        "(docs/conventions.md).",
+        style="dim",
     )

@@ -27,7 +27,11 @@ def report(
     long for the file system, or two models whose files would share a name, is refused before anything
     is written.
     """
+    from rescomp.cli.options import for_each_spec, titled
+    from rescomp.cli.render import progress
+
     from rescomp.errors import UsageError
+    from rescomp.extras import needs
     from rescomp.fsutil import name_max, output_path, preflight, write_files
     from rescomp.passes import analyze
     from rescomp.reports import library_files, model_files
@@ -36,18 +40,28 @@ def report(
 
     if not specs and not library:
         raise UsageError("error: give one or more specs, or --library (hint: rescomp report resnet50 -o out/)")
+    if library and not specs and (set_ or input_ or batch is not None):
+        raise UsageError(
+            "error: --set, --input and --batch apply to the specs named on the command line; --library reports "
+            "every bundled spec at its own settings (hint: rescomp report --library -o reports/, and "
+            "rescomp report resnet_cifar --set n=3 -o out/ for one model)"
+        )
     folder = output_path(output)
     preflight(folder, [], create=True)  # a usable folder, before minutes of analysis
     limit = name_max(folder)
     files: dict[str, bytes] = {}
     owners: dict[str, tuple[str, str]] = {}  # casefolded name -> (file name, who writes it)
-    if library:
-        _merge(files, owners, library_files(), "the library reproduction (--library)", limit, None)
     overrides = parse_overrides(set_, input_, batch)
-    for spec in specs or []:
-        graph = build_graph(spec, overrides)
-        made = model_files(graph, analyze(graph), f"bundled spec {spec}" if spec in ENTRIES else spec)
-        _merge(files, owners, made, spec, limit, graph.name)
+    names = list(specs or [])
+    with needs("reports", "rescomp report"), progress(len(names) + (len(ENTRIES) if library else 0), "report") as step:
+        if library:
+            _merge(files, owners, library_files(step), "the library reproduction (--library)", limit, None)
+        for spec, spec_overrides in for_each_spec(names, overrides):
+            step(spec)
+            graph = build_graph(spec, spec_overrides)
+            origin = f"bundled spec {spec}" if spec in ENTRIES else spec
+            made = model_files(graph, analyze(graph), origin, titled(graph.name, spec_overrides))
+            _merge(files, owners, made, spec, limit, graph.name)
     write_files(folder, files, create=True)
     sys.stderr.write(f"wrote {len(files)} files to {folder}\n")
 

@@ -1,13 +1,55 @@
 """rescomp: a static-graph compiler and analyzer for residual networks.
 
-``rescomp.analyze(spec)``, ``rescomp.to_source(spec)`` and ``rescomp.to_torch(spec)`` are the library
-entry points; they are imported on first use so that ``import rescomp`` stays light.
+The library API (``rescomp.analyze``, ``emit``, ``build``, ``check``, ``diff``, ``report``,
+``crosscheck``, ``graph``, ``to_source``, ``to_torch`` and their result types) lives in
+:mod:`rescomp.api` (docs/api.md); it is imported on first use so that ``import rescomp`` stays light.
 """
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["analyze", "graph", "to_source", "to_torch"]
+__all__ = [
+    "AnalysisResult",
+    "BuildResult",
+    "CheckResult",
+    "CrosscheckResult",
+    "DiffResult",
+    "EmitResult",
+    "ReportResult",
+    "analyze",
+    "build",
+    "check",
+    "crosscheck",
+    "diff",
+    "emit",
+    "graph",
+    "report",
+    "to_source",
+    "to_torch",
+]
+
+if TYPE_CHECKING:  # type checkers see the real signatures; at run time they load on first use
+    from rescomp.api import (
+        AnalysisResult,
+        BuildResult,
+        CheckResult,
+        CrosscheckResult,
+        DiffResult,
+        EmitResult,
+        ReportResult,
+        analyze,
+        build,
+        check,
+        crosscheck,
+        diff,
+        emit,
+        graph,
+        report,
+        to_source,
+        to_torch,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -16,3 +58,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     raise AttributeError(f"module 'rescomp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -167,6 +167,7 @@ def crosscheck(graph: Graph, analysis: Analysis, tools: list[str]) -> list[ToolR
     from rescomp.backends.torch_module import instantiate
     from rescomp.backends.torch_source import emit_source
     from rescomp.backends.weights import require_memory
+    from rescomp.extras import install_line, missing_package
 
     require_memory(graph, f"cross-checking '{graph.name}'", analysis.activation_bytes_peak * 3)
     c = census(graph, analysis)
@@ -176,13 +177,20 @@ def crosscheck(graph: Graph, analysis: Analysis, tools: list[str]) -> list[ToolR
         package, run = available[tool]
         if importlib.util.find_spec(package) is None:
             results.append(
-                explain(tool, None, c, f"skipped: {package} is not installed (pip install 'rescomp[crosscheck]')")
+                explain(tool, None, c, f"skipped: {package} is not installed ({install_line('crosscheck')})")
             )
             continue
         model = instantiate(emit_source(graph), 0).eval()
         x = torch.zeros(analysis.input)
-        with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            total = run(model, x)
+        try:
+            with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                total = run(model, x)
+        except ImportError as exc:  # the peer is installed, one of its own dependencies is not
+            missing = missing_package(exc, "crosscheck", tool)
+            if missing is None:
+                raise
+            results.append(explain(tool, None, c, f"skipped: {missing.message} ({missing.hint})"))
+            continue
         results.append(explain(tool, total, c))
     return results

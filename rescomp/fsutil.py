@@ -134,7 +134,7 @@ def _check_folder(folder: Path, create: bool) -> bool:
         raise UsageError("error: the output folder is empty (hint: give a path, for example -o out/)")
     try:
         st = os.stat(folder)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # missing, or under a file (reported below)
         st = None
     except OSError as exc:
         raise _os_error(exc, folder, "cannot use this folder") from None
@@ -144,15 +144,56 @@ def _check_folder(folder: Path, create: bool) -> bool:
                 f"exists and is {_describe(st.st_mode)}, not a folder", Loc(str(folder)), hint="choose a folder"
             )
         return True
-    parent = folder.parent
-    if not create or not parent.is_dir():
-        missing = folder if not create else parent
+    for ancestor in _missing_folders(folder)[:1]:
+        _check_folder(ancestor.parent, False)  # the nearest existing ancestor must be a folder
+    if not create:
         raise SpecError(
-            f"cannot write into {folder}: folder {missing} does not exist",
+            f"cannot write into {folder}: folder {folder} does not exist",
             Loc(str(folder)),
             hint="create the folder first",
         )
     return False
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders from the outermost missing ancestor of ``folder`` down to ``folder`` itself."""
+    missing: list[Path] = []
+    here = folder
+    while True:
+        try:
+            os.stat(here)
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            missing.append(here)
+        except OSError as exc:
+            raise _os_error(exc, here, "cannot use this folder") from None
+        if here.parent == here:
+            break
+        here = here.parent
+    return missing[::-1]
+
+
+def _make_folders(folder: Path, create: bool) -> list[Path]:
+    """Create ``folder`` and its missing parents (``create``); return those made, outermost first."""
+    made: list[Path] = []
+    for path in _missing_folders(folder):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            _check_folder(path, create)  # made meanwhile: fine if it is a folder
+            continue
+        except OSError as exc:
+            _remove_folders(made)
+            raise _os_error(exc, path, "cannot create the folder") from None
+        made.append(path)
+    return made
+
+
+def _remove_folders(made: list[Path]) -> None:
+    """Undo :func:`_make_folders` after a failed write: remove the folders it made, if still empty."""
+    for path in reversed(made):
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def preflight(folder: Path, names: Iterable[str], *, create: bool = False) -> None:
@@ -268,7 +309,8 @@ def write_files(
     """Write every file under a temporary name in ``folder``, then rename them all into place, so an
     interruption leaves either the old files or the new ones, never a truncated file.
 
-    ``create``: make ``folder`` if it is missing (its parent must exist). ``manifest``: the file that
+    ``create``: make ``folder`` and its missing parents (the nearest existing ancestor must be a folder);
+    if the write then fails, the folders made are removed again. ``manifest``: the file that
     describes the others; the old one is removed before the first rename and the new one renamed last.
     ``stale``: more names whose leftover temporaries to remove (the names in ``files`` always are).
     The module docstring lists every rule.
@@ -282,13 +324,7 @@ def write_files(
         check_target(folder / name)
     if manifest is not None and manifest not in files:
         manifest = None
-    if not exists:
-        try:
-            folder.mkdir()
-        except FileExistsError:
-            _check_folder(folder, create)  # made meanwhile: fine if it is a folder
-        except OSError as exc:
-            raise _os_error(exc, folder, "cannot create the folder") from None
+    made = [] if exists else _make_folders(folder, create)
     mode = 0o666 & ~_umask()
     temps: dict[str, str] = {}
     state = {"committed": False}
@@ -327,11 +363,14 @@ def write_files(
         for tmp in temps.values():
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        if not state["committed"]:
+            _remove_folders(made)  # nothing half-made: a failed write leaves no new folders behind
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Replace the regular file ``path`` in one step with ``data``; its folder must exist."""
+def write_atomic(path: Path, data: str | bytes, *, create: bool = False) -> None:
+    """Replace the regular file ``path`` in one step with ``data``; its folder must exist, unless
+    ``create`` (then missing folders are made, as :func:`write_files` does)."""
     path = Path(path)
     if not str(path) or path.name in ("", ".", ".."):
         raise SpecError("is not a file path", Loc(str(path)), hint="give a file path such as out/model.py")
-    write_files(path.parent, {path.name: data.encode() if isinstance(data, str) else data})
+    write_files(path.parent, {path.name: data.encode() if isinstance(data, str) else data}, create=create)

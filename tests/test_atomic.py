@@ -39,7 +39,20 @@ def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch: pytes
         write_files(tmp_path / "out", {"model.onnx": b"x" * 1000}, create=True)
     assert str(info.value).startswith(f"{tmp_path / 'out' / 'model.onnx'}: error: ")  # exit 1, not a traceback
     monkeypatch.undo()
-    assert list((tmp_path / "out").iterdir()) == []
+    assert not (tmp_path / "out").exists()  # the folder the failed write made is removed too
+
+
+def test_missing_parents_are_made_and_removed_again_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path / "a" / "b" / "c", {"x.txt": b"x"}, create=True)
+    assert (tmp_path / "a" / "b" / "c" / "x.txt").read_bytes() == b"x"
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(SpecError, match="No space left"):
+        write_files(tmp_path / "a" / "d" / "e", {"x.txt": b"x"}, create=True)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]  # d and d/e were made, then removed
+    with pytest.raises(SpecError, match="does not exist"):
+        write_files(tmp_path / "f" / "g", {"x.txt": b"x"})  # without create, nothing is made
+    assert not (tmp_path / "f").exists()
 
 
 def test_replace_is_atomic_and_keeps_umask_permissions(tmp_path: Path) -> None:

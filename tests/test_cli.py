@@ -88,8 +88,10 @@ def test_schema_written_atomically(cli, tmp_path: Path) -> None:  # type: ignore
     assert cli("schema", "-o", str(out)).code == 0
     assert json.loads(out.read_text())["title"] == "rescomp spec"
     assert [p.name for p in tmp_path.iterdir()] == ["spec.schema.json"]
-    bad = cli("schema", "-o", str(tmp_path / "missing" / "x.json"))
-    assert bad.code == 1 and "does not exist" in bad.err
+    made = cli("schema", "-o", str(tmp_path / "missing" / "deeper" / "x.json"))  # missing folders are made
+    assert made.code == 0 and json.loads((tmp_path / "missing" / "deeper" / "x.json").read_text())
+    bad = cli("schema", "-o", str(tmp_path / "spec.schema.json" / "x.json"))
+    assert bad.code == 1 and "is a regular file, not a folder" in bad.err
 
 
 @pytest.mark.parametrize(
@@ -206,7 +208,7 @@ def test_streamed_json_equals_the_document() -> None:
     from rescomp.passes import to_document
     from rescomp.passes.analyze import write_document
 
-    models = [rescomp.analyze("resnet18"), rescomp.analyze("resnet_cifar", {"n": 2})]
+    models = [rescomp.analyze("resnet18").analysis, rescomp.analyze("resnet_cifar", {"n": 2}).analysis]
     buf = io.StringIO()
     write_document(models, buf)
     assert json.loads(buf.getvalue()) == json.loads(json.dumps(to_document(models)))

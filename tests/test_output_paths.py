@@ -113,9 +113,13 @@ def test_empty_output_is_a_usage_error(cli, tmp_path: Path, monkeypatch, command
 
 def test_missing_or_file_parent(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = spec(tmp_path)
-    one_line(cli("emit", path, "-o", str(tmp_path / "no" / "m.py")), 1, "does not exist")
+    assert cli("emit", path, "-o", str(tmp_path / "no" / "such" / "m.py")).code == 0  # missing folders are made
+    assert "class" in (tmp_path / "no" / "such" / "m.py").read_text()
     one_line(cli("emit", path, "-o", str(tmp_path / "ok.yaml" / "m.py")), 1, "is a regular file, not a folder")
+    one_line(cli("emit", path, "-o", str(tmp_path / "ok.yaml" / "a" / "m.py")), 1, "is a regular file, not a folder")
     one_line(cli("build", path, "-o", str(tmp_path / "ok.yaml")), 1, "is a regular file, not a folder")
+    one_line(cli("report", path, "-o", str(tmp_path / "ok.yaml" / "a" / "b")), 1, "is a regular file, not a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["no", "ok.yaml"]
 
 
 def test_report_refuses_a_name_too_long_for_the_file_system(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +133,9 @@ def test_report_refuses_to_overwrite_the_paper_reproduction(cli, tmp_path: Path,
     import rescomp.reports
 
     # the real library takes seconds; its README.md is what matters here
-    monkeypatch.setattr(rescomp.reports, "library_files", lambda: {"README.md": b"# paper\n", "library.svg": b"<svg/>"})
+    monkeypatch.setattr(
+        rescomp.reports, "library_files", lambda step=None: {"README.md": b"# paper\n", "library.svg": b"<svg/>"}
+    )
     path = spec(tmp_path, name="README")
     r = cli("report", "--library", path, "-o", str(tmp_path / "rep"))
     one_line(r, 1, "README.md", "library reproduction", "nothing was written")

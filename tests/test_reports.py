@@ -56,11 +56,12 @@ def test_paper_reproduction_is_within_2_percent() -> None:
 def test_check_budgets(cli) -> None:  # type: ignore[no-untyped-def]
     ok = cli("check", "resnet50", "--max-params", "30M", "--max-macs", "4.1G", "--max-activation-bytes", "16Mi")
     assert ok.code == 0 and "within budget" in ok.out
-    bad = cli("check", "resnet50", "--max-params", "25M", "--max-macs", "4G")
-    assert bad.code == 1
-    assert bad.err.splitlines() == [
+    bad = cli("check", "resnet50", "--max-params", "25M", "--max-macs", "4G", "--max-flops", "9G")
+    assert bad.code == 1 and bad.err == ""  # every result on stdout, so >> $GITHUB_STEP_SUMMARY keeps failures
+    assert bad.out.splitlines() == [
         "resnet50: parameters 25,557,032 exceed the budget of 25,000,000 by 2.2%",
         "resnet50: MACs 4,089,184,256 exceed the budget of 4,000,000,000 by 2.2%",
+        "resnet50: within budget (FLOPs 8,217,431,528 <= 9,000,000,000)",
     ]
     assert cli("check", "resnet50", "--max-params", "lots").code == 2
     assert cli("check", "resnet50").code == 2

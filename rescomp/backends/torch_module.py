@@ -27,15 +27,10 @@ def load_module(source: Source) -> types.ModuleType:
 
 def instantiate(source: Source, seed: int | None = None) -> Any:
     """Build the model class of ``source``; with ``seed``, torch's default initialisation is seeded."""
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        from rescomp.errors import BackendUnavailable
+    from rescomp.extras import needs
 
-        raise BackendUnavailable(
-            "the torch backend needs PyTorch, which is not installed",
-            hint="pip install 'rescomp[torch]' (torch==2.13.0 on CPU)",
-        ) from exc
+    with needs("torch", "building the PyTorch module"):
+        import torch
     module = load_module(source)
     cls = getattr(module, source.class_name)
     if seed is None:

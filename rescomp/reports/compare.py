@@ -44,17 +44,62 @@ class Budget:
     limit: int
 
 
+@dataclass(frozen=True)
+class BudgetResult:
+    """One budget checked against one model."""
+
+    key: str
+    label: str
+    value: int
+    limit: int
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+    @property
+    def over(self) -> float | None:
+        """How far above the limit, as a fraction (None when within it; inf for a limit of 0)."""
+        if self.passed:
+            return None
+        return (self.value - self.limit) / self.limit if self.limit else float("inf")
+
+    def line(self, name: str) -> str:
+        if self.passed:
+            return f"{one_line(name)}: {self.label} {self.value:,} within the budget of {self.limit:,}"
+        return f"{one_line(name)}: {self.label} {self.value:,} exceed the budget of {self.limit:,} by {self.over:.1%}"
+
+    def to_dict(self) -> dict[str, Any]:
+        over = self.over
+        return {
+            "key": self.key,
+            "label": self.label,
+            "value": self.value,
+            "limit": self.limit,
+            "passed": self.passed,
+            "over": None if over is None or over == float("inf") else round(over, 6),
+        }
+
+
+def evaluate_budgets(model: dict[str, Any], budgets: list[Budget]) -> list[BudgetResult]:
+    """Every budget with the model's value, in the order given."""
+    return [BudgetResult(b.key, b.label, int(model[b.key]), b.limit) for b in budgets]
+
+
 def check_budgets(model: dict[str, Any], budgets: list[Budget]) -> list[str]:
     """One line per broken budget (empty when all hold)."""
-    broken = []
-    for b in budgets:
-        value = int(model[b.key])
-        if value > b.limit:
-            over = (value - b.limit) / b.limit if b.limit else float("inf")
-            broken.append(
-                f"{one_line(model['name'])}: {b.label} {value:,} exceed the budget of {b.limit:,} by {over:.1%}"
-            )
-    return broken
+    return [r.line(model["name"]) for r in evaluate_budgets(model, budgets) if not r.passed]
+
+
+def check_markdown(name: str, results: list[BudgetResult]) -> str:
+    """A Markdown table of the budgets, for a CI job summary."""
+    from rescomp.reports.document import Table
+    from rescomp.reports.markdown import table
+
+    rows = [[r.label, f"{r.value:,}", f"{r.limit:,}", "pass" if r.passed else f"FAIL (+{r.over:.1%})"] for r in results]
+    verdict = "within budget" if all(r.passed for r in results) else "over budget"
+    head = f"**{one_line(name)}**: {verdict}"
+    return "\n".join([head, "", *table(Table(["budget", "value", "limit", "result"], rows, "lrrl"))]) + "\n"
 
 
 MAX_JSON_BYTES = 256 * 2**20  # an analysis document of a 100,000-layer model is about 40 MiB
@@ -249,10 +294,27 @@ def read_json(source: str, limit: int = MAX_JSON_BYTES) -> Any:
         raise SpecError("not an analysis document: it holds a number of more than 4,300 digits", where) from None
 
 
+def is_analysis_file(source: str) -> bool:
+    """Whether ``source`` names an analysis JSON file: by its .json suffix, or by its first bytes
+    (a JSON object whose first key is "schema", as ``rescomp analyze --json`` writes it)."""
+    if source.endswith(".json"):
+        return True
+    import os
+
+    try:
+        if not os.path.isfile(source):
+            return False
+        with open(source, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return re.match(rb'\s*\{\s*"schema"\s*:', head.removeprefix(b"\xef\xbb\xbf")) is not None
+
+
 def load_model(source: str, analyze_spec: Any) -> dict[str, Any]:
     """A model dictionary from an analysis JSON file (its only model, checked against
     :data:`ANALYSIS_SCHEMA`) or from a spec (analysed now)."""
-    if source.endswith(".json"):
+    if is_analysis_file(source):
         doc = read_json(source)
         hint = "save one with: rescomp analyze SPEC --json > file.json"
         if not isinstance(doc, dict) or "schema" not in doc:
@@ -282,6 +344,38 @@ def _change(a: float, b: float) -> str:
     if a == 0:
         return "new"
     return f"{(b - a) / a:+.1%}"
+
+
+def _relative(a: float, b: float) -> float | None:
+    return None if a == 0 else round((b - a) / a, 6)
+
+
+def diff_json(a: dict[str, Any], b: dict[str, Any], titles: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The difference as data (``rescomp diff --json``): totals, then each stage's MACs and params.
+    ``relative`` is (B - A) / A, or null where A is 0; a stage one model lacks has null there."""
+    totals = {k: {"a": a[k], "b": b[k], "change": b[k] - a[k], "relative": _relative(a[k], b[k])} for k, _ in METRICS}
+    stages_a = {s["name"]: s for s in a.get("stages", [])}
+    stages_b = {s["name"]: s for s in b.get("stages", [])}
+    stages = []
+    for name in dict.fromkeys([*stages_a, *stages_b]):
+        sa, sb = stages_a.get(name), stages_b.get(name)
+        entry: dict[str, Any] = {"name": name}
+        for key in ("macs", "params"):
+            va, vb = (sa or {}).get(key, 0), (sb or {}).get(key, 0)
+            entry[key] = {
+                "a": va if sa else None,
+                "b": vb if sb else None,
+                "change": vb - va,
+                "relative": _relative(va, vb) if sa and sb else None,
+            }
+        stages.append(entry)
+    return {
+        "schema": "rescomp.diff/1",
+        "a": titles[0] if titles else a["name"],
+        "b": titles[1] if titles else b["name"],
+        "totals": totals,
+        "stages": stages,
+    }
 
 
 def diff_rows(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from rescomp import __version__
 from rescomp.passes import Analysis
 from rescomp.passes.analyze import CONVENTIONS
+from rescomp.reports.charts import receptive_points
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,28 @@ def shape(s: tuple[int, ...] | list[int]) -> str:
     return "x".join(map(str, s))
 
 
-def model_document(a: Analysis, origin: str, figures: dict[str, tuple[str, bytes]]) -> Document:
+def _architecture_caption(a: Analysis) -> str:
+    """What the graph drawing shows; skip connections and collapsed runs only where the model has them."""
+    from rescomp.ops import REGISTRY
+
+    text = (
+        "Every layer with its operation, kernel, stride and groups (3x3 s2 g32), output shape (batch "
+        "included) and its parameters and MACs"
+    )
+    if any(REGISTRY[x.op].category == "merge" for x in a.layers):
+        return text + (
+            "; dashed red edges are skip connections; a dashed box is a run of identical residual blocks "
+            "drawn once (×N)."
+        )
+    return text + "; this network has no skip connections: every layer feeds the next."
+
+
+def model_document(
+    a: Analysis, origin: str, figures: dict[str, tuple[str, bytes]], title: str | None = None
+) -> Document:
     """The per-model report. ``figures`` maps 'graph', 'stages', 'rf' to (file name, svg bytes)."""
     settings = ", ".join(f"{k}={v}" for k, v in a.settings.items()) or "none"
-    doc = Document(a.name)
+    doc = Document(title or a.name)
     doc.blocks += [
         Para(
             f"Spec: {origin}. Parameters: {settings}. Input {shape(a.input)} ({a.dtype}). "
@@ -102,12 +121,9 @@ def model_document(a: Analysis, origin: str, figures: dict[str, tuple[str, bytes
             "lrlrrrrr",
         ),
         Figure(*figures["stages"], f"{a.name}: MACs and parameters per stage"),
-        Figure(*figures["rf"], f"{a.name}: receptive field per stage"),
+        Figure(*figures["rf"], f"{a.name}: receptive field per {receptive_points(a)[0]}"),
         Heading("Architecture"),
-        Para(
-            "Every layer with its output shape, parameters and MACs; dashed red edges are skip connections; "
-            "a dashed box is a run of identical residual blocks drawn once (×N)."
-        ),
+        Para(_architecture_caption(a)),
         Figure(*figures["graph"], f"{a.name}: architecture graph"),
         Heading("Roofline estimate"),
         Para("An estimate, not a measurement. " + CONVENTIONS["roofline"] + f"; batch {a.batch}."),

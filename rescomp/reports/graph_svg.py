@@ -4,6 +4,7 @@ blocks collapsed into one cluster marked "xN"."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rescomp.errors import BackendUnavailable
@@ -26,6 +27,28 @@ def _short(n: float) -> str:
         if n >= div:
             return f"{n / div:.3g}{unit}"
     return f"{n:g}"
+
+
+def _pair(v: object) -> str:
+    if isinstance(v, tuple | list) and len(v) == 2:
+        return str(v[0]) if v[0] == v[1] else f"{v[0]}x{v[1]}"
+    return str(v)
+
+
+def _window(attrs: Mapping[str, object]) -> str:
+    """'3x3 s2 g32' for a layer with a kernel (convolutions, pooling): kernel, then stride and groups
+    where they are not 1, and dilation where it is."""
+    if "kernel" not in attrs:
+        return ""
+    k = attrs["kernel"]
+    parts = [f"{_pair(k)}x{_pair(k)}" if not isinstance(k, tuple | list) or k[0] == k[1] else _pair(k)]
+    if attrs.get("stride") not in (None, 1, (1, 1)):
+        parts.append(f"s{_pair(attrs['stride'])}")
+    if attrs.get("groups") not in (None, 1):
+        parts.append(f"g{attrs['groups']}")
+    if attrs.get("dilation") not in (None, 1, (1, 1)):
+        parts.append(f"d{_pair(attrs['dilation'])}")
+    return " ".join(parts)
 
 
 def block_runs(graph: Graph, analysis: Analysis) -> dict[str, _Run]:
@@ -109,8 +132,9 @@ def dot_source(graph: Graph, analysis: Analysis) -> str:
             continue
         drawn.add(name)
         x = layers[node.name]
-        shape = "x".join(map(str, x.output[1:]))
-        label = f"{name}\n{node.op} {shape}"
+        shape = "x".join(map(str, x.output))  # with the batch, as in every table and the JSON
+        window = _window(node.attrs)
+        label = f"{name}\n{node.op}{' ' + window if window else ''} → {shape}"
         if x.params or x.macs:
             label += f"\n{_short(x.params)} params · {_short(x.macs)} MACs"
         owner = block_of.get(node.name)

@@ -25,6 +25,21 @@ def _inline_svg(svg: bytes) -> str:
     return re.sub(r"<!DOCTYPE[^>]*>\s*", "", text, flags=re.S).strip()
 
 
+_LINK = re.compile(r"\[([^\]\[]+)\]\(([A-Za-z0-9_.\-/#]+)\)")
+
+
+def _cell(text: str) -> str:
+    """A table cell: escaped text, where a Markdown link to a relative file ([html](resnet50.html))
+    becomes a link."""
+    out, at = [], 0
+    for m in _LINK.finditer(text):
+        out.append(html.escape(text[at : m.start()]))
+        out.append(f'<a href="{html.escape(m.group(2))}">{html.escape(m.group(1))}</a>')
+        at = m.end()
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
 def render(doc: Document) -> str:
     out = [
         "<!DOCTYPE html>",
@@ -46,7 +61,7 @@ def render(doc: Document) -> str:
             align = block.align or "l" * len(block.header)
             out.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in block.header) + "</tr>")
             for row in block.rows:
-                cells = "".join(f'<td class="{a}">{html.escape(c)}</td>' for c, a in zip(row, align, strict=False))
+                cells = "".join(f'<td class="{a}">{_cell(c)}</td>' for c, a in zip(row, align, strict=False))
                 out.append(f"<tr>{cells}</tr>")
             out.append("</table>")
         elif isinstance(block, Figure):

@@ -21,13 +21,25 @@ def load_spec(source: str | Path) -> tuple[Spec, dict[str, Any]]:
         spec = parse_spec(load_yaml_file(entry.path, f"<bundled>/{entry.file}"), f"<bundled>/{entry.file}")
         return _renamed(spec, entry.name), dict(entry.fixed)
     path = Path(source)
+    if not path.exists() and not isinstance(source, Path) and text in families():
+        family = families()[text]  # a family file by its name: every parameter at its default, all free
+        return parse_spec(load_yaml_file(family, f"<bundled>/{family.name}"), f"<bundled>/{family.name}"), {}
     if not path.exists() and not text.endswith((".yaml", ".yml")) and "/" not in text:
         raise SpecError(
             f"'{text}' is neither a file nor a bundled spec",
             Loc(text),
-            hint=did_you_mean(text, ENTRIES) or "see 'rescomp list'",
+            hint=did_you_mean(text, [*ENTRIES, *families()]) or "see 'rescomp list'",
         )
     return parse_spec(load_yaml_file(path), str(path)), {}
+
+
+def families() -> dict[str, Path]:
+    """The bundled family files by name (``resnet`` is ``resnet.yaml``), other than those that are a
+    bundled name themselves (``resnet_cifar``): ``rescomp analyze resnet`` is the family at its defaults,
+    with every parameter free for --set."""
+    from rescomp.spec.library import LIBRARY_DIR
+
+    return {f.stem: f for f in sorted(LIBRARY_DIR.glob("*.yaml")) if f.stem not in ENTRIES}
 
 
 def load_spec_text(text: str, file: str = "<string>") -> Spec:
