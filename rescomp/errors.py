@@ -76,6 +76,30 @@ class BackendUnavailable(RescompError):
         return f"error: {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
 
 
+class BackendFailed(RescompError):
+    """A backend is installed and a device is there, but it rejected or failed the work: TensorRT's
+    parser refusing a node, a failed engine build, an engine that will not deserialise or run, a timing
+    cache from another TensorRT or GPU, a GPU that cannot run the precision asked for: exit code 5
+    (apart from 3, "not installed here"). ``loc`` and ``node`` locate it where an IR node is concerned."""
+
+    exit_code = 5
+
+    def __init__(
+        self, message: str, loc: Loc | None = None, *, node: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.node = node
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = f"{self.loc}: " if self.loc is not None else ""
+        node = f" [node {self.node}]" if self.node else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return one_line(f"{where}error: {self.message}{node}{hint}")
+
+
 class UsageError(RescompError):
     """Bad command-line usage that is not about a spec: exit code 2."""
 

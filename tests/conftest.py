@@ -29,3 +29,8 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
         return Result(code if isinstance(code, int) else (0 if code is None else 1), captured.out, captured.err)
 
     return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI (.ci/run) runs every test, slow ones included; `pytest -m "not slow"` leaves them out locally
+    config.addinivalue_line("markers", "slow: over ~30 s on a 2-core machine (torch.compile, AOTInductor compiles)")

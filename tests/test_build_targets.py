@@ -60,3 +60,37 @@ def test_aoti_target_runs_and_matches(cli, tmp_path: Path) -> None:  # type: ign
             assert torch.allclose(runner(x), model(x), rtol=1e-4, atol=1e-5)
     info = json.loads((tmp_path / "build.json").read_text())
     assert info["target"] == "aoti" and info["device"] == "cpu" and info["max_batch"] == 8
+    assert info["precision"] == "fp32" and info["notes"] == []
+    assert info["parity"]["against"] == "fp32 eager torch module, CPU" and info["parity"]["batch"] == 2
+    assert info["parity"]["max_rel"] <= 1e-4 and info["parity"]["top1_agreement"] == 1.0
+    assert "parity vs fp32 eager: max rel" in r.err
+    # the batch maximum holds at run time (AOTInductor alone would run a batch of 9)
+    from rescomp.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"batch 9 is outside 1\.\.8, the range model.pt2 was built for"):
+        runner(torch.randn(9, 3, 32, 32))
+    with pytest.raises(SpecError, match="takes input 3x32x32 per image"):
+        runner(torch.randn(2, 3, 16, 16))
+
+
+@pytest.mark.slow
+def test_aoti_fp16_package(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """--precision fp16 gives an fp16 package (fp32 in and out, the casts inside, as in the ONNX),
+    its parity against fp32 eager recorded."""
+    r = cli("build", "resnet_cifar", "--set", "n=1", "--target", "aoti", "--precision", "fp16", "-o", str(tmp_path))
+    assert r.code == 0, r.err
+    info = json.loads((tmp_path / "build.json").read_text())
+    assert info["precision"] == "fp16" and info["parity"]["tolerance_max_rel"] == 1e-2
+    assert 0 < info["parity"]["max_rel"] <= 1e-2 and info["notes"] == []  # not 0: the weights really are fp16
+    from rescomp.backends.aoti_build import load_aoti
+
+    runner = load_aoti(tmp_path / "model.pt2")
+    assert runner.precision == "fp16" and runner.max_batch == 32
+    x = torch.randn(3, 3, 32, 32)
+    assert runner(x).dtype == torch.float32 and runner(x).shape == (3, 10)
+
+
+def test_aoti_unknown_precision_fails_before_compiling(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    r = cli("build", "resnet_cifar", "--target", "aoti", "--precision", "fp8", "-o", str(tmp_path / "x"))
+    assert r.code == 1 and "unknown precision 'fp8'" in r.err and "fp32, fp16, bf16" in r.err
+    assert not (tmp_path / "x" / "model.pt2").exists()

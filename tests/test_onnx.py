@@ -124,6 +124,18 @@ def test_fp16_within_tolerance_and_bf16_checked() -> None:
     bf16 = export_onnx(graph, state, precision="bf16").model  # onnxruntime's CPU has no bf16 Conv
     check_onnx(bf16, graph)
     assert bf16.opset_import[0].version == 22
+    # bf16 weights are raw bytes, 2 per value (not int32_data: 4 per value), rounded to nearest even
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from onnx import numpy_helper
+
+    folded = {t.name: t for t in export_onnx(graph, state).model.graph.initializer}
+    for init in bf16.graph.initializer:
+        if init.data_type == onnx.TensorProto.BFLOAT16:
+            assert not init.int32_data and len(init.raw_data) == 2 * int(np.prod(init.dims)), init.name
+            want = numpy_helper.to_array(folded[init.name]).astype(ml_dtypes.bfloat16)
+            assert np.array_equal(numpy_helper.to_array(init).view(np.uint16), want.view(np.uint16)), init.name
+    sizes = {p: export_onnx(graph, state, precision=p).model.ByteSize() for p in ("fp16", "bf16")}
+    assert abs(sizes["bf16"] - sizes["fp16"]) <= 0.05 * sizes["fp16"], sizes
     with pytest.raises(SpecError, match="bf16 needs opset 22"):
         export_onnx(graph, state, precision="bf16", opset=17)
 

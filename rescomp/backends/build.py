@@ -89,19 +89,7 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
     step("loading weights" if opts.weights else f"initialising weights (seed {opts.seed})")
     state = load_weights(graph, opts.weights, opts.seed)
     if opts.target == "aoti":
-        from rescomp.backends.aoti_build import compile_aoti
-        from rescomp.backends.tensorrt_build import Profile
-
-        profile = Profile.parse(opts.profile)
-        step(f"torch.export and AOTInductor compile for {opts.device} (this takes a while)")
-        import torch
-
-        chw = tuple(int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:])
-        blob = compile_aoti(source, state, chw, max_batch=profile.max, opt_batch=profile.opt, device=opts.device)
-        files = {"model.pt2": blob}
-        extra = {"torch": torch.__version__.split("+")[0], "device": opts.device, "max_batch": profile.max}
-        files["build.json"] = _manifest(graph, opts, files, **extra)
-        return BuildReport(_write(out_dir, files), f"AOTInductor package for {opts.device}")
+        return _build_aoti(graph, out_dir, opts, source, state, step)
 
     from rescomp.backends.onnx_export import check_onnx, export_onnx
 
@@ -122,40 +110,131 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
         files = {"model.onnx": onnx_bytes}
         files["build.json"] = _manifest(graph, opts, files, **onnx_info)
         return BuildReport(_write(out_dir, files), f"opset {onnx_info['opset']}, {len(exported.folded)} BN folded")
-    return _build_tensorrt(graph, out_dir, opts, onnx_bytes, onnx_info, step)
+    return _build_tensorrt(graph, out_dir, opts, state, onnx_bytes, onnx_info, step)
+
+
+def _chw(graph: Graph) -> list[int]:
+    return [int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:]]
+
+
+def _parity_batch(profile: Any) -> int:
+    """The batch the parity check runs: the profile's optimum, at most 8 (the fp32 reference runs on the
+    CPU), at least its minimum."""
+    return max(profile.min, min(profile.opt, 8))
+
+
+def _build_aoti(
+    graph: Graph,
+    out_dir: Path,
+    opts: BuildOptions,
+    source: Any,
+    state: dict[str, Any],
+    step: Callable[[str], None],
+) -> BuildReport:
+    """The package, written with its manifest before parity; then parity against the fp32 eager module on
+    the CPU, recorded in build.json (a miss is a note)."""
+    import numpy as np
+    import torch
+
+    from rescomp.backends import aoti_build
+    from rescomp.backends.tensorrt_build import Profile, error_stats, parity_note
+
+    profile = Profile.parse(opts.profile)
+    aoti_build.torch_dtype(opts.precision)  # an unknown precision fails before the long compile
+    chw = _chw(graph)
+    step(f"torch.export and AOTInductor compile ({opts.precision}) for {opts.device} (this takes a while)")
+    files = {
+        "model.pt2": aoti_build.compile_aoti(
+            source,
+            state,
+            tuple(chw),
+            max_batch=profile.max,
+            opt_batch=profile.opt,
+            device=opts.device,
+            precision=opts.precision,
+        )
+    }
+    extra: dict[str, Any] = {
+        "torch": torch.__version__.split("+")[0],
+        "device": opts.device,
+        "precision": opts.precision,
+        "min_batch": 1,
+        "max_batch": profile.max,
+        "batch_check": "rescomp's load_aoti refuses a batch outside 1..max_batch",
+    }
+    files["build.json"] = _manifest(graph, opts, files, **extra, parity={"status": "not run yet"})
+    _write(out_dir, files)  # the package is on disk before anything runs it
+
+    step("checking the package against the fp32 eager module (CPU) on the same input")
+    n = _parity_batch(profile)
+    x = np.random.default_rng(0).standard_normal((n, *chw)).astype(np.float32)
+    reference = aoti_build.typed_module(source, state, "fp32", "cpu")
+    runner = aoti_build.load_aoti(out_dir / "model.pt2")
+    with torch.no_grad():
+        want = reference(torch.from_numpy(x)).numpy()
+        got = runner(torch.from_numpy(x).to(opts.device)).float().cpu().numpy()
+    stats = error_stats(want, got)
+    tolerance = aoti_build.PARITY_TOLERANCE[opts.precision]
+    notes = [note] if (note := parity_note(stats, tolerance, "the fp32 eager module")) else []
+    parity = {"against": "fp32 eager torch module, CPU", "batch": n, "tolerance_max_rel": tolerance, **stats}
+    manifest = _manifest(graph, opts, {"model.pt2": files["model.pt2"]}, **extra, parity=parity, notes=notes)
+    _write(out_dir, {"build.json": manifest})
+    summary = (
+        f"AOTInductor {opts.precision} package for {opts.device}; parity vs fp32 eager: max rel {stats['max_rel']:.2e}"
+    )
+    return BuildReport(
+        _digests(files, manifest), summary + "".join(f"; note: {text}" for text in notes), {"notes": notes}
+    )
+
+
+def _digests(files: dict[str, bytes], manifest: bytes) -> dict[str, str]:
+    return {k: hashlib.sha256(manifest if k == MANIFEST else v).hexdigest() for k, v in files.items()}
 
 
 def _build_tensorrt(
     graph: Graph,
     out_dir: Path,
     opts: BuildOptions,
+    state: dict[str, Any],
     onnx_bytes: bytes,
     onnx_info: dict[str, Any],
     step: Callable[[str], None],
 ) -> BuildReport:
+    """The ONNX and recipe always; where TensorRT and a GPU exist, the engine, model.json and timing cache,
+    written before parity; then parity against fp32 onnxruntime, recorded in build.json (a miss is a
+    note). A host without TensorRT is exit 3, a build TensorRT refuses is exit 5: both leave the ONNX and
+    recipe."""
     from rescomp.backends import tensorrt_build as trt_b
-    from rescomp.errors import SpecError
+    from rescomp.errors import BackendFailed, SpecError
 
     unsupported = trt_b.preflight(graph)
     if unsupported:
         raise SpecError(f"no TensorRT mapping for: {', '.join(unsupported)}", hint="see docs/backends.md")
     profile = trt_b.Profile.parse(opts.profile)
-    chw = [int(d) for d in graph[graph.input].attrs["shape"].split("x")[1:]]
-    recipe = trt_b.recipe("model.onnx", "model.engine", opts.precision, profile, chw, opts.workspace_mib << 20)
+    chw = _chw(graph)
+    workspace = opts.workspace_mib << 20
+    recipe = trt_b.recipe("model.onnx", "model.engine", opts.precision, profile, chw, workspace)
     command = trt_b.trtexec_command(recipe)
     recipe["trtexec"] = command
     files = {"model.onnx": onnx_bytes, "tensorrt_recipe.json": (json.dumps(recipe, indent=2) + "\n").encode()}
+
+    def not_built(reason: str) -> None:
+        files["build.json"] = _manifest(graph, opts, files, **onnx_info, tensorrt=f"not built: {reason}")
+        _write(out_dir, files)
+
     host = trt_b.probe_host()
     if host.missing:
-        files["build.json"] = _manifest(
-            graph, opts, files, **onnx_info, tensorrt="not built: " + "; ".join(host.missing)
-        )
-        _write(out_dir, files)
+        not_built("; ".join(host.missing))
         raise BackendUnavailable(trt_b.unavailable_message(host, out_dir, command))
     cache_path = out_dir / "timing.cache"
     cache = cache_path.read_bytes() if cache_path.is_file() else None
     step(f"building the TensorRT engine (TensorRT {host.tensorrt}, {host.gpu})")
-    engine, new_cache = trt_b.build_engine(onnx_bytes, recipe, graph, cache)
+    try:
+        trt_b.check_host(host, opts.precision, workspace)
+        engine, new_cache = trt_b.build_engine(onnx_bytes, recipe, graph, cache, cache_name=str(cache_path))
+    except BackendFailed as exc:
+        not_built(exc.message)
+        raise
     manifest = trt_b.manifest(host, recipe, onnx_bytes, spec_hash(graph))
     files.update(
         {
@@ -164,31 +243,48 @@ def _build_tensorrt(
             "timing.cache": new_cache,
         }
     )
-    step("checking the engine against onnxruntime on the same input")
-    stats = _parity(onnx_bytes, engine, [profile.opt, *chw])
-    files["build.json"] = _manifest(
-        graph,
-        opts,
-        {k: v for k, v in files.items() if k != "timing.cache"},
-        **onnx_info,
-        tensorrt=host.tensorrt,
-        gpu=host.gpu,
-        parity=stats,
+    hashed = {k: v for k, v in files.items() if k != "timing.cache"}  # the cache changes with every build
+    info = {**onnx_info, "tensorrt": host.tensorrt, "gpu": host.gpu, "compute_capability": host.capability}
+    files["build.json"] = _manifest(graph, opts, hashed, **info, parity={"status": "not run yet"})
+    _write(out_dir, files)  # the engine is on disk before anything runs it
+
+    n = _parity_batch(profile)
+    step(f"checking the engine against fp32 onnxruntime (CPU) on a batch of {n}")
+    tolerance = trt_b.PARITY_TOLERANCE[opts.precision]
+    try:
+        stats = _tensorrt_parity(graph, state, opts, onnx_bytes, engine, [n, *chw])
+    except BackendFailed as exc:
+        failed = {"status": f"failed: {exc.message}"}
+        _write(out_dir, {"build.json": _manifest(graph, opts, hashed, **info, parity=failed)})
+        raise
+    notes = [note] if (note := trt_b.parity_note(stats, tolerance, "fp32 onnxruntime")) else []
+    parity = {"against": "fp32 onnxruntime, CPU", "batch": n, "tolerance_max_rel": tolerance, **stats}
+    final = _manifest(graph, opts, hashed, **info, parity=parity, notes=notes)
+    _write(out_dir, {"build.json": final})
+    summary = (
+        f"engine for {host.gpu}; parity vs fp32 onnxruntime: max rel {stats['max_rel']:.2e}, "
+        f"mean abs {stats['mean_abs']:.2e}, p99 abs {stats['p99_abs']:.2e}"
     )
     return BuildReport(
-        _write(out_dir, files),
-        f"engine for {host.gpu}; parity vs onnxruntime: max rel {stats['max_rel']:.2e}, "
-        f"mean abs {stats['mean_abs']:.2e}, p99 abs {stats['p99_abs']:.2e}",
-        {"parity": stats},
+        _digests(files, final),
+        summary + "".join(f"; note: {text}" for text in notes),
+        {"parity": stats, "notes": notes},
     )
 
 
-def _parity(onnx_bytes: bytes, engine: bytes, shape: list[int]) -> dict[str, float]:
+def _tensorrt_parity(
+    graph: Graph, state: dict[str, Any], opts: BuildOptions, onnx_bytes: bytes, engine: bytes, shape: list[int]
+) -> dict[str, float]:
+    """The engine's output against onnxruntime's fp32 output of the same network and weights (the fp32
+    ONNX, whatever the engine's precision: onnxruntime's CPU provider has no bf16 convolution)."""
     import numpy as np
     import onnxruntime as ort
 
-    from rescomp.backends.tensorrt_build import error_stats, run_engine
+    from rescomp.backends.onnx_export import export_onnx
+    from rescomp.backends.tensorrt_build import EngineRunner, error_stats
 
+    if opts.precision != "fp32":
+        onnx_bytes = export_onnx(graph, state, fold_bn=opts.fold_bn, precision="fp32").model.SerializeToString()
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     reference = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    return error_stats(reference, run_engine(engine, x))
+    return error_stats(reference, EngineRunner(engine)(x))

@@ -87,8 +87,12 @@ def export_onnx(
             if elem == TensorProto.FLOAT16:
                 array = array.astype(np.float16)
             elif elem == TensorProto.BFLOAT16:
-                inits[name] = helper.make_tensor(name, elem, array.shape, array.flatten().tolist())
-                return
+                import ml_dtypes
+
+                # raw little-endian bytes, 2 per value (make_tensor from a list would store each value
+                # in an int32_data entry: 4 bytes and more on the wire); ml_dtypes rounds to nearest
+                # even, as onnx's own float32 -> bfloat16 conversion does
+                array = array.astype(ml_dtypes.bfloat16)
         inits[name] = numpy_helper.from_array(array.copy(order="C"), name)  # keeps 0-d scalars 0-d
 
     if precision != "fp32":
