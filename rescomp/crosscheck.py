@@ -18,13 +18,13 @@ from rescomp.passes import Analysis
 
 #: what each census term counts (all include the batch): rescomp's MACs, then each op's terms
 TERMS = {
-    "macs": "multiply-accumulates of conv and linear layers (rescomp's MACs)",
+    "macs": "multiply-accumulates of conv, linear and attention layers (rescomp's MACs)",
     **{term: doc for op in REGISTRY.values() for term, doc in op.census_terms.items()},
 }
 
 #: each tool's total as census terms x coefficient (docs/conventions.md explains every row)
 FORMULAS: dict[str, dict[str, int]] = {
-    "flopcounter": {"macs": 2},
+    "flopcounter": {"macs": 2, "attention_macs": -2, "attention_slow_path_projection_macs": 2},
     "torchinfo": {
         "macs": 1,
         "conv_bias": 1,
@@ -32,8 +32,18 @@ FORMULAS: dict[str, dict[str, int]] = {
         "linear_bias_params": 1,
         "layer_norm_params": 1,
         "linear_later_positions": -1,
+        "attention_macs": -1,
     },
-    "fvcore": {"macs": 1, "bn": 1, "bn_affine": 1, "adaptive_in": 1, "layer_norm": 4, "layer_norm_affine": 1},
+    "fvcore": {
+        "macs": 1,
+        "bn": 1,
+        "bn_affine": 1,
+        "adaptive_in": 1,
+        "layer_norm": 4,
+        "layer_norm_affine": 1,
+        "attention_macs": -1,
+        "attention_slow_path_projection_macs": 1,
+    },
     "thop": {
         "macs": 1,
         "bn": 2,
@@ -43,6 +53,7 @@ FORMULAS: dict[str, dict[str, int]] = {
         "avgpool_out": 1,
         "layer_norm_last": 2,
         "layer_norm_last_affine": 2,
+        "attention_macs": -1,
     },
     "ptflops": {
         "macs": 1,
@@ -58,8 +69,18 @@ FORMULAS: dict[str, dict[str, int]] = {
         "silu": 1,
         "gelu": 2,
         "layer_norm_last": 1,
+        "attention_scores": 1,
+        "attention_tokens": 2,
+        "attention_in_bias": 1,
     },
-    "ptflops-aten": {"macs": 1, "conv_bias": 1, "linear_bias": 1},
+    "ptflops-aten": {
+        "macs": 1,
+        "conv_bias": 1,
+        "linear_bias": 1,
+        "attention_macs": -1,
+        "attention_slow_path_projection_macs": 1,
+        "attention_slow_path_bias": 1,
+    },
 }
 
 

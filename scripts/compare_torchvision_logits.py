@@ -2,8 +2,9 @@
 
 For each name: build torchvision's model (``weights=None``, seeded random initialisation, eval mode)
 and randomise what its initialisation leaves trivial (BN running statistics, BN scale and shift,
-every bias), load its state_dict into rescomp's emitted module with ``strict=True``, run both on the
-same seeded random batch and report max |difference| / max |logit|. Exit 1 if one exceeds 1e-4.
+every bias, a ViT's class token and zero-initialised head), load its state_dict into rescomp's
+emitted module with ``strict=True``, run both on the same seeded random batch and report
+max |difference| / max |logit|. Exit 1 if one exceeds 1e-4.
 "input sensitivity" is max |logit - its batch mean| / max |logit|: well above 0, the logits depend on
 the input, so their agreement is not that of two constants.
 
@@ -14,7 +15,8 @@ Needs torchvision, which the project's venv does not install; run it with a Pyth
     /tmp/tvenv/bin/python scripts/compare_torchvision_logits.py --size 64   # every bundled torchvision name
 
 The repository root is put on sys.path, so rescomp need not be installed there. ``--size`` sets the
-input side (default: each spec's own default input, torchvision's published resolution).
+input side (default: each spec's own default input, torchvision's published resolution); a ViT is
+built with torchvision's ``image_size`` set to it (its position embedding follows the input).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def randomise(model: torch.nn.Module, seed: int, side: int) -> None:
     torchvision's initialisation leaves BN at the identity and biases at zero, and with running
     statistics that do not fit the activations the features of a deep net collapse to a constant
     (the logits then no longer depend on the input, and equal logits would prove little). So: BN and
-    LayerNorm scale and shift, ConvNeXt's layer scales (1e-6 at initialisation) and every bias random,
+    LayerNorm scale and shift, ConvNeXt's layer scales (1e-6 at initialisation), a ViT's class token
+    (zeros) and every bias (attention's Q/K/V projection bias included) random,
     Linear weights at 1/sqrt(fan_in), running statistics measured on a random batch (BN layers in
     training mode, cumulative average) and then perturbed at random.
     """
@@ -62,9 +65,13 @@ def randomise(model: torch.nn.Module, seed: int, side: int) -> None:
             if isinstance(m, torch.nn.LayerNorm) and m.elementwise_affine:
                 uniform(m.weight, 0.5, 1.5)
                 uniform(m.bias, -0.2, 0.2)
+            if isinstance(m, torch.nn.MultiheadAttention) and m.in_proj_bias is not None:
+                uniform(m.in_proj_bias, -0.2, 0.2)  # out_proj is an nn.Linear: done above
         for key, p in model.named_parameters():  # ConvNeXt's layer scale starts at 1e-6: wake it up
             if key.rsplit(".", 1)[-1] == "layer_scale":
                 uniform(p, 0.5, 1.5)
+            elif key == "class_token":  # a ViT's starts at zeros
+                uniform(p, -1.0, 1.0)
         for m in norms:
             if m.affine:
                 uniform(m.weight, 0.5, 1.5)
@@ -83,7 +90,8 @@ def compare(name: str, size: int | None, batch: int, seed: int) -> tuple[str, fl
     graph = rescomp.graph(name, input_shape=(3, size, size) if size else None)
     side = graph.shape(graph.root.input)[2]
     torch.manual_seed(seed)
-    reference = torchvision.models.get_model(name, weights=None).eval()
+    sized = {"image_size": side} if name.startswith("vit_") else {}  # the position embedding's length
+    reference = torchvision.models.get_model(name, weights=None, **sized).eval()
     randomise(reference, seed, side)
     ours = instantiate(emit_source(graph)).eval()
     ours.load_state_dict(reference.state_dict(), strict=True)  # raises on any missing or extra key

@@ -178,6 +178,25 @@ def convnext_demo(dim: int = 16) -> Count:
     return c
 
 
+def vit_demo(width: int = 32, heads: int = 4) -> Count:
+    c = Count()
+    c.conv(3, width, 8, 4)  # the patch embedding: 8x8 patches of a 32x32 image, a 4x4 map
+    c.params += width  # its bias
+    tokens = 4 * 4 + 1  # the patches and the class token
+    c.params += width + tokens * width  # the class token, the position embedding
+    for _ in range(2):
+        c.params += 2 * width  # ln_1
+        c.params += 4 * width * width + 4 * width  # Q/K/V and output projections with biases
+        c.macs += 4 * tokens * width * width + 2 * tokens * tokens * width  # projections, QK^T, scores x V
+        c.params += 2 * width  # ln_2
+        for cin, cout in ((width, 4 * width), (4 * width, width)):  # the MLP, at every token
+            c.params += cin * cout + cout
+            c.macs += cin * cout * tokens
+    c.params += 2 * width  # ln
+    c.linear(width, 10)  # the head, on the class token
+    return c
+
+
 CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("tiny_resnet", {}, tiny_resnet()),
     ("tiny_resnet", {"n": 3}, tiny_resnet(n=3)),  # the doc's `--set n=3`
@@ -194,6 +213,8 @@ CASES: list[tuple[str, dict[str, Any], Count]] = [
     ("mbconv_demo", {"expand": 6}, mbconv_demo(6)),
     ("convnext_demo", {}, convnext_demo()),
     ("convnext_demo", {"dim": 24}, convnext_demo(24)),
+    ("vit_demo", {}, vit_demo()),
+    ("vit_demo", {"width": 48, "heads": 3}, vit_demo(48, 3)),
 ]
 
 

@@ -19,13 +19,20 @@ from rescomp.spec.library import ENTRIES  # noqa: E402
 from rescomp.spec.load import build_graph  # noqa: E402
 
 
+def _prefixed(key: str, prefixes: set[str]) -> bool:
+    """Whether some prefix of a state_dict key, up to a dot, is a layer name with its dot."""
+    return any(key[: i + 1] in prefixes for i, ch in enumerate(key) if ch == ".")
+
+
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_onnx_node_names_are_analysis_layer_names(name: str) -> None:
     g = build_graph(name)
     layers = [x.name for x in analyze(g).layers if x.name != g.input]
     state = expected_state(g)
-    # state_dict prefixes are layer names (a layer scale's key is its layer name itself)
-    assert {k if k in layers else k.rsplit(".", 1)[0] for k in state} <= set(layers)
+    # state_dict prefixes are layer names (a layer scale's key is its layer name itself; an attention
+    # layer's suffixes are nn.MultiheadAttention's, 'in_proj_weight' and 'out_proj.weight')
+    prefixes = {x + "." for x in layers}
+    assert all(k in layers or _prefixed(k, prefixes) for k in state)
     weights = {k: np.ones(shape, dtype=np.float32) for k, shape in state.items()}
     for fold in (False, True):
         exported = export_onnx(g, weights, fold_bn=fold)

@@ -29,7 +29,8 @@ from rescomp.backends.names import Namespace, check_attribute, class_name
 from rescomp.errors import one_line
 from rescomp.ir import Container, Graph, Node
 from rescomp.ops import REGISTRY
-from rescomp.ops.base import POSITIONAL
+from rescomp.ops.base import POSITIONAL, Op
+from rescomp.ops.base import channels as channels_of
 
 LINE = 100  # wrap generated lines longer than this
 SHORTCUT = "<shortcut>"  # the shortcut operand of a residual add, in wiring keys
@@ -212,7 +213,7 @@ class _Emitter:
             raise AssertionError(f"op '{node.op}' has neither a torch module nor an expression")
         func, arguments = made
         helper = getattr(op, "torch_helper", None)
-        if helper is not None:
+        if helper is not None and func == helper[0]:  # nn.LayerNorm needs no LayerNorm2d
             self.helpers[helper[0]] = helper[1]
         args: list[tuple[str | None, Slot | Ctor]] = [
             (None if default is POSITIONAL else key, Slot(value, default, key)) for key, value, default in arguments
@@ -301,8 +302,14 @@ class _Emitter:
         """A container whose members each read the previous one: an ``nn.Sequential``."""
         previous = box.input
         for c in box.children:
-            if isinstance(c, Node) and (REGISTRY[c.op].functional or REGISTRY[c.op].parameter):
-                return False  # add and concat are expressions, a layer scale a parameter: not modules
+            if isinstance(c, Node) and (
+                REGISTRY[c.op].functional
+                or REGISTRY[c.op].parameter
+                or type(REGISTRY[c.op]).torch_call is not Op.torch_call
+            ):
+                # add and concat are expressions, a layer scale a parameter, attention is called with
+                # (x, x, x): none is a module an nn.Sequential can call
+                return False
             if self.reads(c) != (previous,):
                 return False
             previous = self.value(c)
@@ -347,7 +354,10 @@ class _Emitter:
         boxes = [d.box for d in group.instances]
         declared = list(boxes[0].args)
         channels = tuple(
-            repr(self.graph.shape(b.input)[1]) if len(self.graph.shape(b.input)) > 1 else "" for b in boxes
+            repr(channels_of(self.graph.shape(b.input), self.graph.layout(b.input)))
+            if len(self.graph.shape(b.input)) > 1
+            else ""
+            for b in boxes
         )
         chosen: dict[tuple[str, ...], str] = {}
         for key in clusters:  # declared parameters first, so no layer label takes their name
@@ -449,6 +459,8 @@ class _Emitter:
                 expression = REGISTRY[c.op].torch_expr(c.attrs, args)
             elif isinstance(c, Node) and REGISTRY[c.op].parameter:
                 expression = REGISTRY[c.op].torch_apply(self.attr(local), args)
+            elif isinstance(c, Node):
+                expression = REGISTRY[c.op].torch_call(self.attr(local), args)
             else:
                 expression = f"{self.attr(local)}({', '.join(args)})"
             lines.append(f"        {target} = {expression}")

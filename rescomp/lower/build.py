@@ -29,7 +29,7 @@ from rescomp.lower.values import (
     string,
 )
 from rescomp.ops import REGISTRY, Shape
-from rescomp.ops.base import LAYOUTS, layout_words
+from rescomp.ops.base import LAYOUTS, channels, layout_words
 from rescomp.spec.expr import interpolate
 from rescomp.spec.grammar import PAD_PLACEMENTS
 from rescomp.spec.model import (
@@ -267,9 +267,10 @@ class _Builder:
         loc: Loc,
         in_channels: int,
     ) -> dict[str, Any]:
-        """The environment inside one block instance: ``in_channels`` (the channels of the block input,
-        its shape[1]), then spec values, then its evaluated parameters: a name the spec or the block
-        defines explicitly wins over ``in_channels``."""
+        """The environment inside one block instance: ``in_channels`` (the channels of the block input:
+        its shape[1], the last dimension of tokens or a channels-last map), then spec values, then its
+        evaluated parameters: a name the spec or the block defines explicitly wins over
+        ``in_channels``."""
         for key, value in args.items():
             if key not in defn.params:
                 raise SpecError(
@@ -305,8 +306,8 @@ class _Builder:
             raise SpecError(f"block '{defn.name}' uses itself ({chain})", loc, hint="blocks cannot be recursive")
         if len(self.block_stack) >= MAX_BLOCK_DEPTH:
             raise SpecError(f"blocks nested deeper than {MAX_BLOCK_DEPTH}", loc)
-        src_shape = self.graph.shape(src)
-        env = self.block_env(defn, args, caller_env, full, loc, src_shape[1] if len(src_shape) > 1 else src_shape[0])
+        in_channels = channels(self.graph.shape(src), self.graph.layout(src))
+        env = self.block_env(defn, args, caller_env, full, loc, in_channels)
         box = self.graph.open(
             parent, local, "block", block=defn.name, args={k: env[k] for k in defn.params}, loc=loc, input=src
         )
@@ -437,12 +438,13 @@ def check_layouts(op: str, accepted: tuple[str, ...] | None, layouts: list[str],
                 "NLC": "this op works on feature maps, not tokens",
             }.get(layouts[0])
             raise SpecError(f"{op} needs {LAYOUTS['NCHW']}, got {got}", hint=hint)
-        wanted = ", ".join(LAYOUTS[x] for x in accepted[:-1]) + f" or {LAYOUTS[accepted[-1]]}"
-        hint = (
-            "add a 'flatten' layer before it, or make the map channels-last: {op: permute, dims: [0, 2, 3, 1]}"
-            if layouts[0] == "NCHW"
-            else None
-        )
+        names = [LAYOUTS[x] for x in accepted]
+        wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+        hint = None
+        if layouts[0] == "NCHW" and accepted == ("NLC",):
+            hint = "make tokens of the map first: {op: tokens} (after a patch-embedding conv)"
+        elif layouts[0] == "NCHW":
+            hint = "add a 'flatten' layer before it, or make the map channels-last: {op: permute, dims: [0, 2, 3, 1]}"
         need = f"needs its features last: {wanted}" if "NCHW" not in accepted else f"takes {wanted}"
         raise SpecError(f"{op} {need}; got {got}", hint=hint)
     if len(set(layouts)) > 1:

@@ -4,7 +4,8 @@ An op class holds everything rescomp knows about one op kind: its attribute sche
 parameter and buffer counts, its multiply-accumulate (MAC) and FLOP formulas, its receptive-field
 rule, the census terms the peers' FLOP conventions use, its PyTorch, ONNX and TensorRT mappings, its
 display category and examples. Ops see attributes and input shapes only; they never import torch or
-onnx. Shapes include the batch dimension: ``(N, C, H, W)`` for feature maps, ``(N, F)`` for vectors.
+onnx. Shapes include the batch dimension: ``(N, C, H, W)`` for feature maps, ``(N, L, C)`` for tokens,
+``(N, F)`` for vectors (:data:`LAYOUTS`).
 
 Each op lives in its own module of this package (or in a small family module); the package imports
 every module it holds, so adding an op is adding one file.
@@ -246,6 +247,9 @@ class Op:
     absorbs_channel_affine: ClassVar[bool] = False
     #: the input layouts the op takes (:data:`LAYOUTS`); None: any
     layouts: ClassVar[tuple[str, ...] | None] = None
+    #: every output element sees every position of its input (attention, the mean over tokens), so the
+    #: receptive field becomes at least the whole input image, whatever :meth:`receptive` says
+    global_receptive: ClassVar[bool] = False
     #: small valid uses of the op; at least one per registered op
     examples: ClassVar[tuple[Example, ...]] = ()
 
@@ -292,7 +296,8 @@ class Op:
         return 0
 
     def macs(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        """Multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs')."""
+        """Multiply-accumulates of conv, linear and attention layers (every matrix product), bias
+        excluded (the paper's 'FLOPs')."""
         return 0
 
     def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
@@ -308,6 +313,12 @@ class Op:
         """This node's count of each of :attr:`census_terms` (batch included)."""
         return {}
 
+    def workspace(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        """Elements of the intermediate tensors the op holds while it runs, beyond its inputs and its
+        output (attention's L x L score matrix per head); 0 for most ops. The memory pass counts them
+        alive while the node runs, and in the total that training keeps."""
+        return 0
+
     # PyTorch emission: a module op returns its constructor; a functional op returns an expression.
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
         """The ``nn`` module that computes this op, or None when :meth:`torch_expr` does."""
@@ -320,6 +331,12 @@ class Op:
     def torch_apply(self, param: str, args: Sequence[str]) -> str:
         """forward()'s expression applying the parameter ``param`` to ``args`` (parameter ops only)."""
         raise NotImplementedError(f"op '{self.kind}' is not a parameter")
+
+    def torch_call(self, module: str, args: Sequence[str]) -> str:
+        """forward()'s expression calling this op's module ``module`` (``self.conv1``) on ``args``:
+        ``module(x)``, unless the module is called otherwise (``nn.MultiheadAttention`` takes the
+        query, key and value and returns a pair)."""
+        return f"{module}({', '.join(args)})"
 
     # Saved state, weight rewrites and ONNX emission ------------------------------------------------
     def state(self, a: Attrs, ins: Sequence[Shape]) -> list[tuple[str, Shape]]:
@@ -406,6 +423,14 @@ LAYOUTS: dict[str, str] = {
 def default_layout(rank: int) -> str:
     """The layout a tensor of this rank has unless a permute says otherwise."""
     return {4: "NCHW", 3: "NLC", 2: "NF"}.get(rank, "N" + "abcdefghijklmnopqrstuvwxyz"[: max(rank - 1, 0)])
+
+
+def channels(shape: Shape, layout: str) -> int:
+    """The channel (feature) count of a tensor: the last dimension of tokens and channels-last maps,
+    dimension 1 otherwise (feature maps, vectors), the only one of a rank-1 tensor."""
+    if layout in ("NLC", "NHWC"):
+        return shape[-1]
+    return shape[1] if len(shape) > 1 else shape[0]
 
 
 def layout_words(layout: str, shape: Shape) -> str:

@@ -16,7 +16,7 @@ from rescomp.spec.model import DTYPES
 
 SCHEMA = "rescomp.analysis/1"
 CONVENTIONS = {
-    "macs": "multiply-accumulates of conv and linear layers, bias excluded "
+    "macs": "multiply-accumulates of conv, linear and attention layers (every matrix product), bias excluded "
     "(the ResNet paper's 'FLOPs', torchvision's 'GFLOPS', fvcore's 'flops')",
     "flops": "2 per MAC, plus bias adds, BN (2/element), ReLU (1/element), residual adds and pooling; "
     "see docs/conventions.md",

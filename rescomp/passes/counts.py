@@ -27,7 +27,7 @@ def count_buffers(graph: Graph, shapes: Mapping[str, Shape]) -> dict[str, int]:
 
 
 def count_macs(graph: Graph, shapes: Mapping[str, Shape]) -> dict[str, int]:
-    """Multiply-accumulates of conv and linear layers per node, bias excluded."""
+    """Multiply-accumulates of conv, linear and attention layers per node, bias excluded."""
     return _table(graph, shapes, "macs")
 
 

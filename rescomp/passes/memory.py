@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rescomp.ir import Graph
-from rescomp.ops import Shape, numel
+from rescomp.ops import REGISTRY, Shape, numel
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,9 @@ class Memory:
 def estimate_memory(graph: Graph, shapes: Mapping[str, Shape], itemsize: int) -> Memory:
     """Liveness over the schedule: a tensor lives from the node that makes it until its last reader
     has run (the graph's output lives to the end). While a node runs, its inputs and its output are
-    alive together. Every op is assumed to write a fresh output (no in-place reuse)."""
+    alive together, with the op's workspace (:meth:`rescomp.ops.base.Op.workspace`: attention's score
+    matrices), which is freed when it ends and counted in the total as an output is (training keeps
+    it for the backward pass). Every op is assumed to write a fresh output (no in-place reuse)."""
     last_use: dict[str, int] = {}
     order = list(graph)
     for step, node in enumerate(order):
@@ -30,10 +32,12 @@ def estimate_memory(graph: Graph, shapes: Mapping[str, Shape], itemsize: int) ->
     peak, peak_at = 0, graph.input
     total = 0
     for step, node in enumerate(order):
+        ins = [shapes[i] for i in node.inputs]
+        scratch = REGISTRY[node.op].workspace(node.attrs, ins, shapes[node.name]) * itemsize
         live += size[node.name]
-        total += size[node.name]
-        if live > peak:
-            peak, peak_at = live, node.name
+        total += size[node.name] + scratch
+        if live + scratch > peak:
+            peak, peak_at = live + scratch, node.name
         for src in set(node.inputs):
             if last_use.get(src) == step and src != graph.output:
                 live -= size[src]

@@ -116,6 +116,30 @@ def _convnexts() -> list[Entry]:
     ]
 
 
+#: torchvision's ViTs: name -> (patch, width, depth, heads, mlp_dim, the default weights' crop size)
+VIT_VARIANTS: dict[str, tuple[int, int, int, int, int, int]] = {
+    "vit_b_16": (16, 768, 12, 12, 3072, 224),
+    "vit_b_32": (32, 768, 12, 12, 3072, 224),
+    "vit_l_16": (16, 1024, 24, 16, 4096, 224),
+    "vit_l_32": (32, 1024, 24, 16, 4096, 224),
+    "vit_h_14": (14, 1280, 32, 16, 5120, 518),
+}
+
+
+def _vits() -> list[Entry]:
+    """ViT-B/16 .. ViT-H/14, torchvision layout, at the default weights' resolution."""
+    keys = ("patch", "width", "depth", "heads", "mlp_dim", "resolution")
+    return [
+        Entry(
+            name,
+            "vit.yaml",
+            dict(zip(keys, values, strict=True)),
+            f"ViT-{name[4].upper()}/{values[0]}, torchvision layout, {values[5]}x{values[5]}",
+        )
+        for name, values in VIT_VARIANTS.items()
+    ]
+
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in [
@@ -127,5 +151,6 @@ ENTRIES: dict[str, Entry] = {
         *_efficient_dense(),
         *_regnets(),
         *_convnexts(),
+        *_vits(),
     ]
 }
