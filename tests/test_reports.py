@@ -98,3 +98,17 @@ def test_html_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+
+
+def test_attention_and_mlp_side_by_side_for_transformers_only() -> None:
+    import rescomp.passes
+    from rescomp.reports.document import attention_rows
+    from rescomp.spec.load import build_graph
+
+    rows = attention_rows(rescomp.passes.analyze(build_graph("vit_b_16")))
+    assert [r[0] for r in rows] == [f"encoder.layers.encoder_layer_{i}" for i in range(12)]
+    tokens, width, mlp = 197, 768, 3072  # 14 x 14 patches and the class token
+    attention_macs = 4 * tokens * width**2 + 2 * tokens**2 * width  # Q, K, V, out; QK^T and weights x V
+    assert rows[0][2] == f"{attention_macs:,}" and rows[0][5] == f"{2 * tokens * width * mlp:,}"
+    assert rows[0][1] == f"{4 * width * width + 4 * width:,}"  # in_proj and out_proj, with biases
+    assert attention_rows(rescomp.passes.analyze(build_graph("resnet18"))) == []

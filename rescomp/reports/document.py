@@ -72,6 +72,32 @@ def _architecture_caption(a: Analysis) -> str:
     return text + "; this network has no skip connections: every layer feeds the next."
 
 
+def attention_rows(a: Analysis) -> list[list[str]]:
+    """One row per layer group (encoder block) that holds an ``attention`` layer: the attention's
+    parameters, MACs and FLOPs beside those of the group's other weighted layers (the MLP), and the
+    attention's share of the group's MACs. Empty for networks without attention."""
+    prefixes = list(dict.fromkeys(x.name.rsplit(".", 1)[0] for x in a.layers if x.op == "attention" and "." in x.name))
+    rows = []
+    for prefix in prefixes:
+        members = [x for x in a.layers if x.name.startswith(prefix + ".")]
+        attn = [x for x in members if x.op == "attention"]
+        mlp = [x for x in members if x.op != "attention" and x.macs]
+        am, mm = sum(x.macs for x in attn), sum(x.macs for x in mlp)
+        rows.append(
+            [
+                prefix,
+                f"{sum(x.params for x in attn):,}",
+                f"{am:,}",
+                f"{sum(x.flops for x in attn):,}",
+                f"{sum(x.params for x in mlp):,}",
+                f"{mm:,}",
+                f"{sum(x.flops for x in mlp):,}",
+                f"{am / (am + mm):.1%}" if am + mm else "-",
+            ]
+        )
+    return rows
+
+
 def model_document(
     a: Analysis, origin: str, figures: dict[str, tuple[str, bytes]], title: str | None = None
 ) -> Document:
@@ -121,6 +147,7 @@ def model_document(
             "lrlrrrrr",
         ),
         Figure(*figures["stages"], f"{a.name}: MACs and parameters per stage"),
+        *_attention_blocks(a),
         Figure(*figures["rf"], f"{a.name}: receptive field per {receptive_points(a)[0]}"),
         Heading("Architecture"),
         Para(_architecture_caption(a)),
@@ -151,3 +178,32 @@ def model_document(
         ),
     ]
     return doc
+
+
+def _attention_blocks(a: Analysis) -> list[Heading | Para | Table]:
+    rows = attention_rows(a)
+    if not rows:
+        return []
+    return [
+        Heading("Attention and MLP"),
+        Para(
+            "Per encoder block: multi-head self-attention (the Q/K/V and output projections, the scores "
+            "QK^T and the weighted sum of V) beside the block's other weighted layers (the MLP). MACs: "
+            + CONVENTIONS["macs"]
+            + "."
+        ),
+        Table(
+            [
+                "block",
+                "attention params",
+                "attention MACs",
+                "attention FLOPs",
+                "MLP params",
+                "MLP MACs",
+                "MLP FLOPs",
+                "attention share of MACs",
+            ],
+            rows,
+            "lrrrrrrr",
+        ),
+    ]
