@@ -221,7 +221,7 @@ def paper_line(resnet: Analysis, vgg: Analysis) -> str:
 
 def conventions_note() -> Text:
     return Text(
-        "MACs: multiply-accumulates of conv and linear layers, bias excluded (the paper's 'FLOPs', "
+        "MACs: multiply-accumulates of conv, linear and attention layers, no bias (the paper's 'FLOPs', "
         "torchvision's 'GFLOPS').\nFLOPs: 2 per MAC plus bias, BN, activations, products, adds and pooling "
         "(docs/conventions.md).",
         style="dim",
