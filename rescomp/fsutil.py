@@ -14,6 +14,9 @@ keeps these rules:
   ``manifest`` (``build.json`` of a build) is removed first and renamed last, so a folder that holds a
   manifest always matches it (:func:`rescomp.backends.manifest.verify` checks this).
 - Temporaries that an earlier, killed rescomp left (``.NAME.*.tmp``) are removed at the start.
+- Files the new ones make obsolete (``remove``: an old ``model.onnx.data`` beside a new self-contained
+  ``model.onnx``) are removed in the same step as the renames, before the manifest, and only if they are
+  regular files (or links).
 - SIGINT and SIGTERM during a write remove the temporaries and exit with 130 or 143; the renames run
   with both signals blocked, so such a signal leaves the old files or the new ones, never a mix.
 - An exclusive lock on the folder keeps two rescomp processes from writing into it at once.
@@ -31,7 +34,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -300,11 +303,12 @@ def _signals_blocked() -> Iterator[None]:
 
 def write_files(
     folder: Path,
-    files: dict[str, bytes],
+    files: Mapping[str, bytes | bytearray],
     *,
     create: bool = False,
     manifest: str | None = None,
     stale: Iterable[str] = (),
+    remove: Iterable[str] = (),
 ) -> None:
     """Write every file under a temporary name in ``folder``, then rename them all into place, so an
     interruption leaves either the old files or the new ones, never a truncated file.
@@ -313,14 +317,19 @@ def write_files(
     if the write then fails, the folders made are removed again. ``manifest``: the file that
     describes the others; the old one is removed before the first rename and the new one renamed last.
     ``stale``: more names whose leftover temporaries to remove (the names in ``files`` always are).
-    The module docstring lists every rule.
+    ``remove``: files the new ones make obsolete, deleted (where present) after the other renames and
+    before the manifest's. The module docstring lists every rule.
     """
     folder = Path(folder)
+    obsolete = list(remove)
+    both = sorted(set(obsolete) & set(files))
+    if both:
+        raise ValueError(f"{both} both written and removed")
     exists = _check_folder(folder, create)
     limit = name_max(folder)
-    for name in files:
+    for name in [*files, *obsolete]:
         check_name(name, folder, limit)
-    for name in files:
+    for name in [*files, *obsolete]:
         check_target(folder / name)
     if manifest is not None and manifest not in files:
         manifest = None
@@ -344,15 +353,19 @@ def write_files(
                 os.chmod(tmp, mode)
             current = folder
             with _signals_blocked():
-                for name in order:  # all still regular files (or absent)? else nothing is replaced
+                for name in [*order, *obsolete]:  # all still regular files (or absent)? else nothing is replaced
                     check_target(folder / name)
                 if manifest is not None:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(folder / manifest)  # checked above: a regular file or a link
                 for name in order:
+                    if name == manifest:
+                        _unlink(folder, obsolete)
                     check_target(folder / name)
                     os.replace(temps[name], folder / name)
                     del temps[name]
+                if manifest is None:
+                    _unlink(folder, obsolete)
                 state["committed"] = True
                 if dir_fd is not None:
                     with contextlib.suppress(OSError):
@@ -365,6 +378,14 @@ def write_files(
                 os.unlink(tmp)
         if not state["committed"]:
             _remove_folders(made)  # nothing half-made: a failed write leaves no new folders behind
+
+
+def _unlink(folder: Path, names: list[str]) -> None:
+    """Remove these files where present (each checked: a regular file or a link, never a folder)."""
+    for name in names:
+        check_target(folder / name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / name)
 
 
 def write_atomic(path: Path, data: str | bytes, *, create: bool = False) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import types
 from collections.abc import Callable
 from typing import Any
@@ -190,6 +191,18 @@ class FakeTensorRT:
 
             def parse(self, data: bytes) -> bool:
                 fake.calls.append(("parse", len(data)))
+                return self._result()
+
+            def parse_from_file(self, path: str) -> bool:
+                import onnx
+
+                # like TensorRT's parser: external data is read from the model's folder
+                model = onnx.load(path)
+                size = sum(len(t.raw_data) for t in model.graph.initializer)
+                fake.calls.append(("parse_from_file", (os.path.basename(path), size)))
+                return self._result()
+
+            def _result(self) -> bool:
                 if fake.parse_fails_silently:
                     self.logger.log(Severity.ERROR, "ModelImporter: failed to read the model")
                     return False

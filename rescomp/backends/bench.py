@@ -280,10 +280,14 @@ def _timed_block(fn: Callable[[], Any], device: str) -> Callable[[int], float]:
     return cpu_block
 
 
-def _onnx_session(onnx_bytes: bytes, device: str, precision: str) -> Any:
+def _onnx_session(model: Any, device: str, precision: str) -> Any:
+    """An onnxruntime session of ``model`` (a ModelProto): from its bytes, or where its weights exceed
+    protobuf's 2 GiB from its files with external data (:func:`rescomp.backends.onnx_export.ort_session`)."""
     import onnxruntime as ort
     import torch
     from onnxruntime.capi.onnxruntime_pybind11_state import NotImplemented as OrtNotImplemented
+
+    from rescomp.backends.onnx_export import onnx_files, ort_session
 
     providers = ["CUDAExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
     if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -292,7 +296,7 @@ def _onnx_session(onnx_bytes: bytes, device: str, precision: str) -> Any:
     options.intra_op_num_threads = torch.get_num_threads()  # the same pool size as torch's, recorded
     options.inter_op_num_threads = 1
     try:
-        return ort.InferenceSession(onnx_bytes, sess_options=options, providers=providers)
+        return ort_session(onnx_files(model), sess_options=options, providers=providers)
     except OrtNotImplemented as exc:  # e.g. bf16 Conv(22) on the CPU provider
         detail = str(exc).split(" : ")[-1].strip()
         raise BackendUnavailable(f"onnxruntime's {providers[0]} cannot run this {precision} model ({detail})") from None
@@ -326,9 +330,7 @@ def prepare(
     if target == "onnx":
         from rescomp.backends.onnx_export import export_onnx
 
-        session = _onnx_session(
-            export_onnx(graph, state, precision=precision).model.SerializeToString(), device, precision
-        )
+        session = _onnx_session(export_onnx(graph, state, precision=precision).model, device, precision)
 
         def run_onnx() -> Any:
             return session.run(None, {"input": x})
@@ -353,7 +355,7 @@ def prepare(
         return Prepared(run_aoti, _timed_block(run_aoti, device))
     if target == "tensorrt":
         from rescomp.backends import tensorrt_build as trt_b
-        from rescomp.backends.onnx_export import export_onnx
+        from rescomp.backends.onnx_export import export_onnx, onnx_files, staged
 
         host = trt_b.probe_host()
         if host.missing:
@@ -361,10 +363,15 @@ def prepare(
         if device != "cuda":
             raise BackendUnavailable("TensorRT runs on the GPU: pass --device cuda")
         trt_b.check_host(host, precision, trt_b.DEFAULT_WORKSPACE)
-        onnx_bytes = export_onnx(graph, state, precision=precision).model.SerializeToString()
+        files = onnx_files(export_onnx(graph, state, precision=precision).model)
         b = x.shape[0]
         r = trt_b.recipe("model.onnx", "model.engine", precision, trt_b.Profile(b, b, b), list(x.shape[1:]))
-        engine, _ = trt_b.build_engine(onnx_bytes, r, graph, None)
+        if len(files) == 1:
+            engine, _ = trt_b.build_engine(files["model.onnx"], r, graph, None)
+        else:  # weights over protobuf's 2 GiB: the parser reads model.onnx.data beside model.onnx
+            with staged(files) as path:
+                engine, _ = trt_b.build_engine(path, r, graph, None)
+        del files
         return tensorrt_prepared(trt_b.EngineRunner(engine), x)
     raise UsageError(f"error: unknown bench target '{target}' (hint: {', '.join(BENCH_TARGETS)})")
 

@@ -9,24 +9,36 @@ ONNX and a recipe) and raises :class:`BackendUnavailable` (exit code 3).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rescomp.backends.manifest import MANIFEST, build_manifest, spec_hash
+from rescomp.backends.onnx_export import EXTERNAL_DATA_SUFFIX
 from rescomp.errors import BackendUnavailable
 from rescomp.fsutil import preflight, write_files
 from rescomp.ir import Graph
 
 TARGETS = ("torch", "onnx", "tensorrt", "aoti")
+ONNX_FILE = "model.onnx"
+ONNX_DATA = ONNX_FILE + EXTERNAL_DATA_SUFFIX  # its weights, where they exceed protobuf's 2 GiB (external data)
 # every file each target may write (its manifest included); all are checked before a build starts
 OUTPUTS = {
     "torch": ("model.py", "model.safetensors", MANIFEST),
-    "onnx": ("model.onnx", MANIFEST),
-    "tensorrt": ("model.onnx", "tensorrt_recipe.json", "model.engine", "model.json", "timing.cache", MANIFEST),
+    "onnx": (ONNX_FILE, ONNX_DATA, MANIFEST),
+    "tensorrt": (
+        ONNX_FILE,
+        ONNX_DATA,
+        "tensorrt_recipe.json",
+        "model.engine",
+        "model.json",
+        "timing.cache",
+        MANIFEST,
+    ),
     "aoti": ("model.pt2", MANIFEST),
 }
 ALL_OUTPUTS = tuple(sorted({name for names in OUTPUTS.values() for name in names}))
@@ -54,14 +66,16 @@ class BuildReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _manifest(graph: Graph, opts: BuildOptions, files: dict[str, bytes], **extra: Any) -> bytes:
+def _manifest(graph: Graph, opts: BuildOptions, files: Mapping[str, bytes | bytearray], **extra: Any) -> bytes:
     return build_manifest(graph, opts.target, files, origin=opts.origin, seed=opts.seed, weights=opts.weights, **extra)
 
 
-def _write(out_dir: Path, files: dict[str, bytes]) -> dict[str, str]:
+def _write(out_dir: Path, files: Mapping[str, bytes | bytearray]) -> dict[str, str]:
     """Write the files (all or none, the manifest last), then return their digests. Leftover temporaries
-    of any target's files (from a killed build) are removed first."""
-    write_files(out_dir, files, create=True, manifest=MANIFEST, stale=ALL_OUTPUTS)
+    of any target's files (from a killed build) are removed first, and so is an earlier build's
+    model.onnx.data where the new model.onnx holds its weights itself."""
+    obsolete = [ONNX_DATA] if ONNX_FILE in files and ONNX_DATA not in files else []
+    write_files(out_dir, files, create=True, manifest=MANIFEST, stale=ALL_OUTPUTS, remove=obsolete)
     return {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
 
 
@@ -91,14 +105,12 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
     if opts.target == "aoti":
         return _build_aoti(graph, out_dir, opts, source, state, step)
 
-    from rescomp.backends.onnx_export import check_onnx, export_onnx
+    from rescomp.backends.onnx_export import check_onnx, export_onnx, needs_external_data, onnx_files, staged
 
     step(f"writing ONNX ({opts.precision}, BN {'folded' if opts.fold_bn else 'kept'})")
     exported = export_onnx(graph, state, opset=opts.opset, fold_bn=opts.fold_bn, precision=opts.precision)
-    step("checking with onnx.checker (full) and shape inference")
-    check_onnx(exported.model, graph)
-    onnx_bytes = exported.model.SerializeToString()
-    onnx_info = {
+    external = needs_external_data(exported.model)
+    onnx_info: dict[str, Any] = {
         "opset": exported.model.opset_import[0].version,
         "precision": opts.precision,
         "fold_bn": opts.fold_bn,
@@ -106,11 +118,25 @@ def build(graph: Graph, out_dir: Path, opts: BuildOptions, step: Callable[[str],
         "onnx_checker": "passed (full_check)",
         "shapes": "onnx shape inference equals rescomp",
     }
-    if opts.target == "onnx":
-        files = {"model.onnx": onnx_bytes}
-        files["build.json"] = _manifest(graph, opts, files, **onnx_info)
-        return BuildReport(_write(out_dir, files), f"opset {onnx_info['opset']}, {len(exported.folded)} BN folded")
-    return _build_tensorrt(graph, out_dir, opts, state, onnx_bytes, onnx_info, step)
+    if external:  # over protobuf's 2 GiB: the weights go to model.onnx.data, checked from files
+        onnx_info["external_data"] = ONNX_DATA
+        step(f"moving the weights to {ONNX_DATA} (ONNX external data: they exceed protobuf's 2 GiB)")
+    else:
+        step("checking with onnx.checker (full) and shape inference")
+        check_onnx(exported.model, graph)
+    files_onnx = onnx_files(exported.model, ONNX_FILE)
+    del exported  # its weights now live in files_onnx alone
+    with contextlib.ExitStack() as stack:
+        onnx_path = None
+        if external:
+            step("checking with onnx.checker (full, from the files) and shape inference")
+            onnx_path = stack.enter_context(staged(files_onnx, ONNX_FILE))
+            check_onnx(onnx_path, graph)
+        if opts.target != "onnx":  # the staged copy stays for TensorRT's parser, which reads files
+            return _build_tensorrt(graph, out_dir, opts, state, files_onnx, onnx_path, onnx_info, step)
+    written = {**files_onnx, MANIFEST: _manifest(graph, opts, files_onnx, **onnx_info)}
+    summary = f"opset {onnx_info['opset']}, {onnx_info['bn_folded']} BN folded"
+    return BuildReport(_write(out_dir, written), summary + (f", weights in {ONNX_DATA}" if external else ""))
 
 
 def _chw(graph: Graph) -> list[int]:
@@ -187,7 +213,7 @@ def _build_aoti(
     )
 
 
-def _digests(files: dict[str, bytes], manifest: bytes) -> dict[str, str]:
+def _digests(files: Mapping[str, bytes | bytearray], manifest: bytes) -> dict[str, str]:
     return {k: hashlib.sha256(manifest if k == MANIFEST else v).hexdigest() for k, v in files.items()}
 
 
@@ -196,14 +222,16 @@ def _build_tensorrt(
     out_dir: Path,
     opts: BuildOptions,
     state: dict[str, Any],
-    onnx_bytes: bytes,
+    onnx_files: Mapping[str, bytes | bytearray],
+    onnx_path: Path | None,
     onnx_info: dict[str, Any],
     step: Callable[[str], None],
 ) -> BuildReport:
     """The ONNX and recipe always; where TensorRT and a GPU exist, the engine, model.json and timing cache,
     written before parity; then parity against fp32 onnxruntime, recorded in build.json (a miss is a
     note). A host without TensorRT is exit 3, a build TensorRT refuses is exit 5: both leave the ONNX and
-    recipe."""
+    recipe. ``onnx_path``: where the ONNX has external data, a staged copy of its files, which TensorRT's
+    parser reads (the data file beside the model)."""
     from rescomp.backends import tensorrt_build as trt_b
     from rescomp.errors import BackendFailed, SpecError
 
@@ -213,10 +241,11 @@ def _build_tensorrt(
     profile = trt_b.Profile.parse(opts.profile)
     chw = _chw(graph)
     workspace = opts.workspace_mib << 20
-    recipe = trt_b.recipe("model.onnx", "model.engine", opts.precision, profile, chw, workspace)
+    data = ONNX_DATA if ONNX_DATA in onnx_files else None
+    recipe = trt_b.recipe(ONNX_FILE, "model.engine", opts.precision, profile, chw, workspace, onnx_data=data)
     command = trt_b.trtexec_command(recipe)
     recipe["trtexec"] = command
-    files = {"model.onnx": onnx_bytes, "tensorrt_recipe.json": (json.dumps(recipe, indent=2) + "\n").encode()}
+    files = {**onnx_files, "tensorrt_recipe.json": (json.dumps(recipe, indent=2) + "\n").encode()}
 
     def not_built(reason: str) -> None:
         files["build.json"] = _manifest(graph, opts, files, **onnx_info, tensorrt=f"not built: {reason}")
@@ -225,17 +254,22 @@ def _build_tensorrt(
     host = trt_b.probe_host()
     if host.missing:
         not_built("; ".join(host.missing))
-        raise BackendUnavailable(trt_b.unavailable_message(host, out_dir, command))
+        raise BackendUnavailable(
+            trt_b.unavailable_message(host, out_dir, command, [*onnx_files, "tensorrt_recipe.json"])
+        )
     cache_path = out_dir / "timing.cache"
     cache = cache_path.read_bytes() if cache_path.is_file() else None
     step(f"building the TensorRT engine (TensorRT {host.tensorrt}, {host.gpu})")
     try:
         trt_b.check_host(host, opts.precision, workspace)
-        engine, new_cache = trt_b.build_engine(onnx_bytes, recipe, graph, cache, cache_name=str(cache_path))
+        model = onnx_path if data is not None else onnx_files[ONNX_FILE]
+        if model is None:
+            raise AssertionError(f"the ONNX has external data ({ONNX_DATA}) but no staged copy for TensorRT")
+        engine, new_cache = trt_b.build_engine(model, recipe, graph, cache, cache_name=str(cache_path))
     except BackendFailed as exc:
         not_built(exc.message)
         raise
-    manifest = trt_b.manifest(host, recipe, onnx_bytes, spec_hash(graph))
+    manifest = trt_b.manifest(host, recipe, onnx_files[ONNX_FILE], spec_hash(graph), onnx_files.get(ONNX_DATA))
     files.update(
         {
             "model.engine": engine,
@@ -252,7 +286,7 @@ def _build_tensorrt(
     step(f"checking the engine against fp32 onnxruntime (CPU) on a batch of {n}")
     tolerance = trt_b.PARITY_TOLERANCE[opts.precision]
     try:
-        stats = _tensorrt_parity(graph, state, opts, onnx_bytes, engine, [n, *chw])
+        stats = _tensorrt_parity(graph, state, opts, onnx_files, engine, [n, *chw])
     except BackendFailed as exc:
         failed = {"status": f"failed: {exc.message}"}
         _write(out_dir, {"build.json": _manifest(graph, opts, hashed, **info, parity=failed)})
@@ -273,18 +307,24 @@ def _build_tensorrt(
 
 
 def _tensorrt_parity(
-    graph: Graph, state: dict[str, Any], opts: BuildOptions, onnx_bytes: bytes, engine: bytes, shape: list[int]
+    graph: Graph,
+    state: dict[str, Any],
+    opts: BuildOptions,
+    files: Mapping[str, bytes | bytearray],
+    engine: bytes,
+    shape: list[int],
 ) -> dict[str, float]:
     """The engine's output against onnxruntime's fp32 output of the same network and weights (the fp32
     ONNX, whatever the engine's precision: onnxruntime's CPU provider has no bf16 convolution)."""
     import numpy as np
-    import onnxruntime as ort
 
-    from rescomp.backends.onnx_export import export_onnx
+    from rescomp.backends.onnx_export import export_onnx, onnx_files, ort_session
     from rescomp.backends.tensorrt_build import EngineRunner, error_stats
 
     if opts.precision != "fp32":
-        onnx_bytes = export_onnx(graph, state, fold_bn=opts.fold_bn, precision="fp32").model.SerializeToString()
+        files = onnx_files(export_onnx(graph, state, fold_bn=opts.fold_bn, precision="fp32").model, ONNX_FILE)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    reference = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    session = ort_session(files, ONNX_FILE, providers=["CPUExecutionProvider"])
+    reference = session.run(None, {"input": x})[0]
+    del session
     return error_stats(reference, EngineRunner(engine)(x))

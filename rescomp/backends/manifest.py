@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ def spec_hash(graph: Graph) -> str:
 def build_manifest(
     graph: Graph,
     target: str,
-    files: dict[str, bytes],
+    files: Mapping[str, bytes | bytearray],
     *,
     origin: str = "",
     seed: int | None = None,

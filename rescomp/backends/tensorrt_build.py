@@ -170,11 +170,17 @@ def recipe(
     chw: Sequence[int],
     workspace: int = DEFAULT_WORKSPACE,
     timing_cache: str = "timing.cache",
+    *,
+    onnx_data: str | None = None,
 ) -> dict[str, Any]:
-    """Everything a TensorRT build needs, as JSON-able data (written beside the ONNX)."""
+    """Everything a TensorRT build needs, as JSON-able data (written beside the ONNX). ``onnx_data``: the
+    ONNX's external-data file, which must stay beside it (TensorRT's parser, and so trtexec, read it
+    from the model's folder)."""
+    data = {"onnx_external_data": onnx_data} if onnx_data is not None else {}
     return {
         "schema": "rescomp.tensorrt-recipe/1",
         "onnx": onnx_file,
+        **data,
         "engine": engine_file,
         "precision": precision,
         "strongly_typed": True,
@@ -202,12 +208,14 @@ def trtexec_command(r: dict[str, Any]) -> str:
     return shlex.join(args)
 
 
-def unavailable_message(host: Host, out_dir: Path, command: str) -> str:
-    """The one paragraph printed when this host cannot build an engine."""
+def unavailable_message(
+    host: Host, out_dir: Path, command: str, written: Sequence[str] = ("model.onnx", "tensorrt_recipe.json")
+) -> str:
+    """The one paragraph printed when this host cannot build an engine (``written``: the files left)."""
     missing = "; ".join(host.missing)
     return (
         f"TensorRT engine not built: {missing}. rescomp wrote the checked, typed ONNX and a build recipe to "
-        f"{out_dir}/ (model.onnx, tensorrt_recipe.json); build the engine on a machine with TensorRT 10.12+ "
+        f"{out_dir}/ ({', '.join(written)}); build the engine on a machine with TensorRT 10.12+ "
         f"and an NVIDIA GPU, with `rescomp build` there or with this command:\n  {command}"
     )
 
@@ -363,15 +371,17 @@ def _build_hint(text: str, precision: str) -> str:
 
 
 def build_engine(
-    onnx_bytes: bytes,
+    onnx: bytes | bytearray | Path,
     r: dict[str, Any],
     graph: Graph,
     timing_cache: bytes | None,
     *,
     cache_name: str = "timing.cache",
 ) -> tuple[bytes, bytes]:
-    """Build a serialized engine and return it with the updated timing cache. Every failure is a
-    :class:`BackendFailed` carrying TensorRT's own messages."""
+    """Build a serialized engine and return it with the updated timing cache. ``onnx``: the serialized
+    model, or the path of a model file, which a model with external data needs (the parser reads the
+    data file from the model's folder). Every failure is a :class:`BackendFailed` carrying TensorRT's own
+    messages."""
     import tensorrt as trt
 
     logger = capturing_logger(trt)
@@ -390,7 +400,8 @@ def build_engine(
         flags |= 1 << int(strongly)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_bytes):
+    parsed = parser.parse_from_file(os.fspath(onnx)) if isinstance(onnx, Path) else parser.parse(onnx)
+    if not parsed:
         errors = []
         for i in range(parser.num_errors):
             err = parser.get_error(i)
@@ -611,7 +622,14 @@ def run_engine(engine_bytes: bytes, x: Any) -> Any:
     return EngineRunner(engine_bytes)(x)
 
 
-def manifest(host: Host, r: dict[str, Any], onnx_bytes: bytes, spec_hash: str) -> dict[str, Any]:
+def manifest(
+    host: Host,
+    r: dict[str, Any],
+    onnx_bytes: bytes | bytearray,
+    spec_hash: str,
+    onnx_data: bytes | bytearray | None = None,
+) -> dict[str, Any]:
+    data = {"onnx_data_sha256": hashlib.sha256(onnx_data).hexdigest()} if onnx_data is not None else {}
     return {
         "schema": "rescomp.tensorrt-engine/1",
         "tensorrt": host.tensorrt,
@@ -621,6 +639,7 @@ def manifest(host: Host, r: dict[str, Any], onnx_bytes: bytes, spec_hash: str) -
         "precision": r["precision"],
         "profile": r["profile"],
         "onnx_sha256": hashlib.sha256(onnx_bytes).hexdigest(),
+        **data,
         "spec_hash": spec_hash,
     }
 
