@@ -46,6 +46,14 @@ def _overrides(params: Mapping[str, Any] | None, input_shape: ShapeLike | None, 
         parsed = parse_overrides(None, input_shape, None).input
         shape = parsed[0] if parsed else None
     elif input_shape is not None:
+        if not isinstance(input_shape, (list, tuple)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in input_shape
+        ):
+            raise SpecError(
+                f"input_shape must be a list of integers or a string like '3x224x224', got {input_shape!r}",
+                _WHERE,
+                hint="input_shape=(3, 224, 224)",
+            )
         shape = tuple(input_shape)
     return Overrides(
         {str(k): (v, _WHERE) for k, v in (params or {}).items()},

@@ -235,3 +235,57 @@ def test_graph_drawing_and_reports_quote_hyphenated_names() -> None:
     assert "<html" in html.lower()
     doc = json.loads(files["tiny-hyphen.json"])
     assert any(x["name"] == "mix-1.sum-all" for x in doc["models"][0]["layers"])
+
+
+#: parameter layers (a layer scale) with a positional and a hyphenated name: registered with
+#: register_parameter, not add_module (review finding: the module's constructor raised)
+PARAMETERS = """
+name: scales
+input: [3, 8, 8]
+layers:
+  - seq: body
+    layers:
+      - {op: conv, out: 4}
+      - {op: scale, init: 0.5}
+      - {op: scale, name: ls-1, init: 2.0}
+  - {op: adaptive_avgpool}
+  - {op: flatten}
+  - {op: linear, out: 3}
+"""
+
+
+def test_parameter_layers_with_positional_and_hyphenated_names() -> None:
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    ort = pytest.importorskip("onnxruntime")
+    from rescomp.backends.onnx_export import export_onnx
+    from rescomp.backends.torch_module import instantiate
+    from rescomp.backends.torch_source import emit_source
+
+    g = build_graph(load_spec_text(PARAMETERS))
+    source = emit_source(g)
+    assert 'self.register_parameter("1", layer_scale(4, 0.5))' in source.text
+    assert 'self.register_parameter("ls-1", layer_scale(4, 2.0))' in source.text
+    model = instantiate(source, 0).eval()
+    state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    assert state["body.1"].shape == (4, 1, 1) and state["body.ls-1"].shape == (4, 1, 1)
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = model(x).numpy()
+    onnx_model = export_onnx(g, state).model
+    got = ort.InferenceSession(onnx_model.SerializeToString()).run(None, {"input": x.numpy()})[0]
+    assert np.abs(got - want).max() <= 1e-5
+
+
+def test_a_parameter_layer_named_output_is_a_located_onnx_error() -> None:
+    pytest.importorskip("onnx")
+    np = pytest.importorskip("numpy")
+    from rescomp.backends.onnx_export import export_onnx
+    from rescomp.backends.weights import expected_state
+
+    text = "name: o\ninput: [3, 4, 4]\nlayers:\n  - {op: conv, out: 2}\n  - {op: scale, name: output}\n"
+    g = build_graph(load_spec_text(text))
+    weights = {k: np.ones(s, dtype=np.float32) for k, s in expected_state(g).items()}
+    with pytest.raises(SpecError, match="cannot be exported to ONNX") as err:
+        export_onnx(g, weights)
+    assert err.value.loc is not None and err.value.loc.line == 5

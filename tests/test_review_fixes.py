@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+
+from rescomp.errors import SpecError
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
@@ -42,3 +45,37 @@ def test_check_reads_an_analysis_whose_counts_pass_10_to_the_18(cli, tmp_path: P
 def test_densenet_refuses_a_negative_drop_rate(cli) -> None:  # type: ignore[no-untyped-def]
     r = cli("analyze", "densenet121", "--set", "drop_rate=-1")
     assert r.code == 1 and "'p' must be at least 0" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        # concat joins dimension 1: on a channels-last map that would be H, silently
+        (
+            "  - {op: permute, dims: [0, 2, 3, 1]}\n  - {op: relu}\n  - {op: concat, inputs: [permute1, relu1]}\n",
+            "concat takes a feature map (N, C, H, W) or a vector (N, F); got a channels-last map",
+        ),
+        # the attribute is named before any layout complaint
+        ("  - {op: layer_norm, over: foo}\n", "layer_norm's over must be 'last' or 'channels', got 'foo'"),
+    ],
+)
+def test_layout_mistakes_name_the_real_problem(layers: str, message: str) -> None:
+    from rescomp.spec.load import build_graph, load_spec_text
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        build_graph(load_spec_text("name: t\ninput: [3, 4, 4]\nlayers:\n" + layers))
+
+
+def test_api_input_shape_must_be_integers() -> None:
+    import rescomp
+
+    with pytest.raises(SpecError, match="input_shape must be a list of integers"):
+        rescomp.analyze("resnet18", input_shape=5)  # type: ignore[arg-type]
+
+
+def test_a_family_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch) -> None:
+    import rescomp
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "resnet").mkdir()
+    assert rescomp.analyze("resnet").params > 0

@@ -96,6 +96,15 @@ def export_onnx(
                 node=node.name,
                 hint=f"pass --opset {max(need, DEFAULT_OPSET)}",
             )
+    for node in graph:
+        if REGISTRY[node.op].parameter and node.name in ("input", "output"):
+            raise SpecError(
+                f"a '{node.op}' layer named '{node.name}' cannot be exported to ONNX: its weight would take "
+                f"the name of the graph's {node.name} tensor",
+                node.loc,
+                node=node.name,
+                hint="rename the layer (layer scales are usually named layer_scale)",
+            )
     folded: tuple[str, ...] = ()
     if fold_bn:
         result = _fold(graph, weights)

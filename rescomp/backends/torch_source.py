@@ -411,14 +411,15 @@ class _Emitter:
 
     def init_lines(self, desc: Desc, text: Text) -> list[str]:
         lines = []
-        for local, ctor, _ in desc.members:
+        for local, ctor, c in desc.members:
             if ctor is None:
                 continue
             if local.isidentifier():
                 head = f"        self.{local} = "
                 lines.append(head + self.expr(ctor, text).format(8, len(head)))
-            else:  # a numbered member of a container that is not a chain
-                head = f'        self.add_module("{local}", '
+            else:  # a numbered or hyphenated member (block1-0): registered under its name
+                parameter = isinstance(c, Node) and REGISTRY[c.op].parameter
+                head = f'        self.{"register_parameter" if parameter else "add_module"}("{local}", '
                 lines.append(head + self.expr(ctor, text).format(8, len(head), 1) + ")")
         return lines
 

@@ -13,6 +13,7 @@ class Concat(Merge):
     kind = "concat"
     doc = "Concatenation along channels of two or more inputs with the same other dimensions."
     flops_rule = "0 (data movement)"
+    layouts = ("NCHW", "NF")  # it joins dimension 1: the channels of a map, the features of a vector
     tensorrt_layer = "IConcatenationLayer"
     examples = (
         Example({}, ((2, 3, 4, 4), (2, 5, 4, 4))),

@@ -76,6 +76,8 @@ class LayerNorm(Op):
     )
 
     def accepts(self, a: Attrs) -> tuple[str, ...] | None:
+        if a["over"] not in _OVER:  # checked before the layout, so the message names the attribute
+            raise SpecError(f"layer_norm's over must be 'last' or 'channels', got {a['over']!r}")
         return ("NCHW",) if a["over"] == "channels" else ("NF", "NLC", "NHWC")
 
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:

@@ -21,7 +21,7 @@ def load_spec(source: str | Path) -> tuple[Spec, dict[str, Any]]:
         spec = parse_spec(load_yaml_file(entry.path, f"<bundled>/{entry.file}"), f"<bundled>/{entry.file}")
         return _renamed(spec, entry.name), dict(entry.fixed)
     path = Path(source)
-    if not path.exists() and not isinstance(source, Path) and text in families():
+    if not path.is_file() and not isinstance(source, Path) and text in families():
         family = families()[text]  # a family file by its name: every parameter at its default, all free
         return parse_spec(load_yaml_file(family, f"<bundled>/{family.name}"), f"<bundled>/{family.name}"), {}
     if not path.exists() and not text.endswith((".yaml", ".yml")) and "/" not in text:
