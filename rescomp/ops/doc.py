@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from rescomp.errors import SpecError
-from rescomp.ops.base import CATEGORIES, REGISTRY, Attr, OnnxNode, Op
+from rescomp.ops.base import CATEGORIES, LAYOUTS, REGISTRY, Attr, OnnxNode, Op
 
 HEADER = "<!-- generated from the op registry (rescomp/ops/) by scripts/gen_docs.py: do not edit -->"
 
@@ -67,6 +67,20 @@ def _example_item(op: Op, attrs: dict[str, Any]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+def _layouts(op: Op) -> str:
+    """The input layouts the op takes (with attributes, where they decide it: layer_norm's 'over')."""
+    if op.layouts is None and type(op).accepts is Op.accepts:
+        return "any"
+    seen: dict[tuple[str, ...], None] = {}
+    for ex in op.examples:
+        accepted = op.accepts(op.complete(ex.attrs))
+        if accepted is not None:
+            seen[accepted] = None
+    if len(seen) == 1:
+        return ", ".join(f"`{x}`" for x in next(iter(seen)))
+    return " or ".join(", ".join(f"`{x}`" for x in k) for k in seen) + ", by its attributes"
+
+
 def _section(op: Op) -> list[str]:
     lines = [f"## `{op.kind}`", "", op.doc, ""]
     if not op.public:
@@ -74,6 +88,7 @@ def _section(op: Op) -> list[str]:
     rows = [
         ("category", op.category + (" (counts towards the depth)" if op.weighted else "")),
         ("inputs", _arity(op)),
+        ("layouts taken", _layouts(op)),
         ("FLOPs counted", op.flops_rule),
         ("census terms", ", ".join(f"`{t}`: {d}" for t, d in op.census_terms.items()) or "none"),
         ("PyTorch", _torch(op)),
@@ -123,6 +138,7 @@ def ops_markdown() -> str:
             f"| [`{kind}`](#{kind}) | {op.category} | {weighted} | {op.flops_rule} | {torch} | {onnx} | {trt} |"
         )
     lines += ["", "Categories: " + ", ".join(f"{c} (`{CATEGORIES[c]}`)" for c in CATEGORIES) + ".", ""]
+    lines += ["Layouts: " + "; ".join(f"`{k}` {v}" for k, v in LAYOUTS.items()) + ".", ""]
     for op in REGISTRY.values():
         lines += _section(op)
     return "\n".join(lines).rstrip("\n") + "\n"
