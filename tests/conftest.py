@@ -32,5 +32,6 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # CI (.ci/run) runs every test, slow ones included; `pytest -m "not slow"` leaves them out locally
+    # a plain `pytest` leaves slow tests out (pyproject's addopts); CI (.ci/run, the README's test
+    # command) runs them too with -m 'slow or not slow'
     config.addinivalue_line("markers", "slow: over ~30 s on a 2-core machine (torch.compile, AOTInductor compiles)")

@@ -24,7 +24,8 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     marker = (
         "(command -v dot >/dev/null || (apt-get update -q && apt-get install -y -q graphviz)) && "
-        "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[dev]' && .venv/bin/python -m pytest"
+        "python3 -m venv .venv && .venv/bin/pip install -c constraints.txt -e '.[dev]' && "
+        ".venv/bin/python -m pytest -m 'slow or not slow'"
     )
     assert marker in readme and marker in ci
 
