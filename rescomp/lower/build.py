@@ -349,7 +349,13 @@ class _Builder:
                 hint=did_you_mean(placement, PAD_PLACEMENTS),
             )
         try:
-            plan = sc.plan_shortcut(self.policy, defn.name, self.graph.shape(src), self.graph.shape(body))
+            plan = sc.plan_shortcut(
+                self.policy,
+                defn.name,
+                self.graph.shape(src),
+                self.graph.shape(body),
+                (self.graph.layout(src), self.graph.layout(body)),
+            )
         except SpecError as exc:
             raise exc.with_context(loc=loc, node=box.name) from None
         if plan.kind == "identity":

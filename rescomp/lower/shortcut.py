@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rescomp.errors import SpecError
 from rescomp.ir import Shape
+from rescomp.ops.base import layout_words
 
 #: local name of a projection shortcut (a container holding conv ``0`` and BN ``1``), as torchvision
 DOWNSAMPLE = "downsample"
@@ -32,14 +33,26 @@ class Plan:
     out: int = 0
 
 
-def plan_shortcut(policy: str, block: str, src: Shape, body: Shape) -> Plan:
-    """The shortcut from a block input of shape ``src`` to a body output of shape ``body``.
+def plan_shortcut(
+    policy: str, block: str, src: Shape, body: Shape, layouts: tuple[str, str] = ("NCHW", "NCHW")
+) -> Plan:
+    """The shortcut from a block input of shape ``src`` to a body output of shape ``body``, laid out
+    as ``layouts`` (input, body).
 
     Option B (and A) keep the identity where the shapes agree; C always projects. Where they differ,
     the stride is the integer factor that maps the input's size onto the body's.
     """
-    if src == body and policy != "C":
+    if src == body and layouts[0] == layouts[1] and policy != "C":
         return Plan("identity")
+    if layouts != ("NCHW", "NCHW"):
+        if src == body and layouts[0] == layouts[1]:  # option C on tokens or a channels-last map
+            what = f"shortcut C (always a projection), but its input is {layout_words(layouts[0], src)}"
+        else:
+            what = f"a shortcut from {layout_words(layouts[0], src)} to {layout_words(layouts[1], body)}"
+        raise SpecError(
+            f"block '{block}' needs {what}; projection and padding shortcuts work only on feature maps (N, C, H, W)",
+            hint="keep the block's shape and layout (an identity residual), or set residual: false and add explicitly",
+        )
     if len(src) != 4 or len(body) != 4:
         raise SpecError(f"residual shortcut cannot map {src} to {body}")
     stride = _stride_between(src[2:], body[2:])
