@@ -207,3 +207,16 @@ def test_log_is_the_natural_logarithm_of_a_positive_number() -> None:
         with pytest.raises(SpecError, match=re.escape(message)) as err:
             evaluate(text, {}, L)
         assert err.value.loc is not None and err.value.loc.line == 3, text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("log(2, 3)", "log() takes 1 positional argument but 2 were given"),
+        ("ceil(1, 2)", "ceil() takes 1 positional argument but 2 were given"),
+        ("floor()", "floor() missing 1 required positional argument"),
+    ],
+)
+def test_a_function_called_with_the_wrong_arguments_is_named(text: str, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)):
+        evaluate(text, {}, Loc("x"))

@@ -352,8 +352,8 @@ class _Eval:
             self.precall(node, node.func.id, args)
             try:
                 return self.check(fn(*args), node)
-            except (TypeError, ValueError, ZeroDivisionError) as exc:
-                raise self.fail(_describe(exc), node) from None
+            except (TypeError, ValueError, ZeroDivisionError) as exc:  # named as the spec calls it
+                raise self.fail(_describe(exc).replace("<lambda>()", f"{node.func.id}()"), node) from None
         raise self.fail(
             f"'{type(node).__name__}' syntax is not allowed",
             node,
