@@ -44,6 +44,10 @@ NAMES: list[str] = [
     "convnext_small",
     "convnext_base",
     "convnext_large",
+    "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0",
+    "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0",
 ]
 #: input side for the ONNX parity run (default 64: fast, and every net here still ends at 2x2)
 SMALL: dict[str, int] = {}

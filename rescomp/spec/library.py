@@ -116,6 +116,19 @@ def _convnexts() -> list[Entry]:
     ]
 
 
+def _shufflenets() -> list[Entry]:
+    """ShuffleNetV2 x0.5/x1.0/x1.5/x2.0, torchvision layout."""
+    return [
+        Entry(
+            f"shufflenet_v2_{v}",
+            "shufflenet_v2.yaml",
+            {"variant": v},
+            f"ShuffleNetV2 {v[1:].replace('_', '.')}x, torchvision layout",
+        )
+        for v in ("x0_5", "x1_0", "x1_5", "x2_0")
+    ]
+
+
 #: torchvision's ViTs: name -> (patch, width, depth, heads, mlp_dim, the default weights' crop size)
 VIT_VARIANTS: dict[str, tuple[int, int, int, int, int, int]] = {
     "vit_b_16": (16, 768, 12, 12, 3072, 224),
@@ -151,6 +164,7 @@ ENTRIES: dict[str, Entry] = {
         *_efficient_dense(),
         *_regnets(),
         *_convnexts(),
+        *_shufflenets(),
         *_vits(),
     ]
 }
