@@ -114,3 +114,28 @@ def test_pre_commit_hooks_run_on_changed_files(tmp_path: Path) -> None:
     assert hook("rescomp-check", "--max-params", "1M", str(good)).returncode == 0
     over = hook("rescomp-check", "--max-params", "200k", str(good), str(good))
     assert over.returncode == 1 and over.stdout.count("exceed the budget of 200,000") == 2
+
+
+@pytest.mark.skipif(shutil.which("pre-commit", path=str(BIN)) is None, reason="pre-commit not installed")
+def test_pre_commit_try_repo(tmp_path: Path) -> None:
+    """The hooks as a user's pre-commit runs them: `pre-commit try-repo` installs this repository into
+    a hook environment of its own (rescomp's core only) and runs each hook on a scratch repository."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    work = tmp_path / "user-repo"
+    work.mkdir()
+    (work / "good.yaml").write_text((ROOT / "rescomp" / "spec" / "library" / "resnet_cifar.yaml").read_text())
+    (work / "bad.yaml").write_text("name: bad\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernal: 3}\n")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    for args in (["init", "-q"], ["add", "."]):
+        subprocess.run(["git", *args], cwd=work, check=True, env=env, capture_output=True)
+
+    def try_repo(hook: str, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(BIN / "pre-commit"), "try-repo", str(ROOT), hook, *args]
+        return subprocess.run(command, cwd=work, capture_output=True, text=True, env=env, timeout=600)
+
+    assert try_repo("rescomp-analyze", "--files", "good.yaml").returncode == 0
+    failed = try_repo("rescomp-analyze", "--files", "good.yaml", "bad.yaml")
+    assert (
+        failed.returncode == 1 and "bad.yaml:4:24: error" in failed.stdout and "did you mean 'kernel'" in failed.stdout
+    )
