@@ -362,16 +362,28 @@ class Op:
         raise NotImplementedError
 
 
-class Merge(Op):
-    """Base of ops that merge two or more branches (add, concat): written as an expression in
-    forward(), never as a module."""
+class Functional(Op):
+    """Base of ops written as an expression in forward() (:meth:`torch_expr`), never as a module."""
 
-    arity: ClassVar[tuple[int, int | None]] = (2, None)
     functional = True
-    category = "merge"
 
     def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
         return None
+
+
+class Movement(Functional):
+    """Base of functional ops that only move or select elements (a reshape, a transpose, a slice):
+    they compute nothing, so they count 0 FLOPs."""
+
+    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
+        return 0
+
+
+class Merge(Functional):
+    """Base of ops that merge two or more branches (add, concat)."""
+
+    arity: ClassVar[tuple[int, int | None]] = (2, None)
+    category = "merge"
 
 
 def state_key(node: str, suffix: str) -> str:

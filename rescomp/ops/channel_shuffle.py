@@ -10,19 +10,18 @@ from rescomp.ops.base import (
     Attr,
     Attrs,
     Example,
+    Movement,
     OnnxConst,
     OnnxNode,
     OnnxOut,
-    Op,
     Shape,
-    TorchCall,
     need_rank,
     register,
 )
 
 
 @register
-class ChannelShuffle(Op):
+class ChannelShuffle(Movement):
     kind = "channel_shuffle"
     doc = (
         "Interleaves `groups` groups of channels (torchvision's `channel_shuffle`: view (N, g, C/g, H, W), "
@@ -30,7 +29,6 @@ class ChannelShuffle(Op):
         "j * C/g + i. The channels must divide by `groups`."
     )
     attrs = {"groups": Attr("int", 2, "how many channel groups are interleaved", minimum=1)}
-    functional = True
     category = "shape"
     layouts = ("NCHW",)
     flops_rule = "0 (a reshape and a transpose: data movement)"
@@ -50,12 +48,6 @@ class ChannelShuffle(Op):
                 hint="give the input a channel count divisible by 'groups'",
             )
         return x
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 0
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         # the same element order as torchvision's view / transpose / contiguous / view, in one expression

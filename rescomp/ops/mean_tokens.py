@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from rescomp.ops.base import (
     Attrs,
     Example,
+    Functional,
     OnnxConst,
     OnnxNode,
     OnnxOut,
-    Op,
     Shape,
-    TorchCall,
     numel,
     register,
 )
@@ -21,10 +20,9 @@ REDUCE_AXES_AS_INPUT = 18  # ReduceMean takes its axes as an input, no longer an
 
 
 @register
-class MeanTokens(Op):
+class MeanTokens(Functional):
     kind = "mean_tokens"
     doc = "Averages the tokens of every sequence: tokens (N, L, C) become a vector (N, C) (`x.mean(dim=1)`)."
-    functional = True
     category = "pool"
     layouts = ("NLC",)
     global_receptive = True  # the mean sees every token
@@ -43,9 +41,6 @@ class MeanTokens(Op):
 
     def census(self, a: Attrs, ins: Sequence[Shape], out: Shape, params: int) -> dict[str, int]:
         return {"mean_tokens_in": numel(ins[0])}
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"{args[0]}.mean(dim=1)"

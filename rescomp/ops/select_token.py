@@ -9,25 +9,23 @@ from rescomp.ops.base import (
     Attr,
     Attrs,
     Example,
+    Movement,
     OnnxConst,
     OnnxNode,
     OnnxOut,
-    Op,
     Shape,
-    TorchCall,
     register,
 )
 
 
 @register
-class SelectToken(Op):
+class SelectToken(Movement):
     kind = "select_token"
     doc = (
         "Takes one token of every sequence: tokens (N, L, C) become a vector (N, C) (torchvision's ViT reads "
         "its class token with `x[:, 0]` before the head)."
     )
     attrs = {"index": Attr("int", 0, "the token's position, 0 for the first (the class token)", minimum=0)}
-    functional = True
     category = "shape"
     layouts = ("NLC",)
     flops_rule = "0 (an indexing: data movement)"
@@ -46,12 +44,6 @@ class SelectToken(Op):
                 hint=f"choose an index from 0 to {length - 1}",
             )
         return (n, c)
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 0
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"{args[0]}[:, {a['index']}]"

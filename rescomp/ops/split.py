@@ -10,19 +10,18 @@ from rescomp.ops.base import (
     Attr,
     Attrs,
     Example,
+    Movement,
     OnnxConst,
     OnnxNode,
     OnnxOut,
-    Op,
     Shape,
-    TorchCall,
     need_rank,
     register,
 )
 
 
 @register
-class Split(Op):
+class Split(Movement):
     kind = "split"
     doc = (
         "One of `chunks` equal parts of a feature map along its channels: part `index` of "
@@ -33,7 +32,6 @@ class Split(Op):
         "chunks": Attr("int", 2, "how many equal parts the channels are cut into", minimum=1),
         "index": Attr("int", 0, "which part, from 0", minimum=0),
     }
-    functional = True
     category = "shape"
     layouts = ("NCHW",)
     flops_rule = "0 (a slice: data movement)"
@@ -60,12 +58,6 @@ class Split(Op):
                 hint="give the input a channel count divisible by 'chunks'",
             )
         return (n, c // chunks, h, w)
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 0
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"{args[0]}.chunk({a['chunks']}, dim=1)[{a['index']}]"

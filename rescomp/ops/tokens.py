@@ -8,25 +8,23 @@ from collections.abc import Sequence
 from rescomp.ops.base import (
     Attrs,
     Example,
+    Movement,
     OnnxConst,
     OnnxNode,
     OnnxOut,
-    Op,
     Shape,
-    TorchCall,
     register,
 )
 
 
 @register
-class Tokens(Op):
+class Tokens(Movement):
     kind = "tokens"
     doc = (
         "Turns a feature map (N, C, H, W) into tokens (N, H*W, C): one token per position, in row-major "
         "order, its channels as features (torchvision's ViT after its patch-embedding conv: "
         "`x.reshape(n, c, h * w).permute(0, 2, 1)`)."
     )
-    functional = True
     category = "shape"
     layouts = ("NCHW",)
     flops_rule = "0 (a reshape and a transpose: data movement)"
@@ -40,12 +38,6 @@ class Tokens(Op):
     def shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         n, c, h, w = ins[0]  # the layout check admits feature maps only
         return (n, h * w, c)
-
-    def flops(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> int:
-        return 0
-
-    def torch_module(self, a: Attrs, ins: Sequence[Shape]) -> TorchCall | None:
-        return None
 
     def torch_expr(self, a: Attrs, args: Sequence[str]) -> str:
         return f"{args[0]}.flatten(2).permute(0, 2, 1)"
