@@ -24,12 +24,10 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import rescomp  # noqa: E402
-from rescomp.backends.torch_module import instantiate  # noqa: E402
-from rescomp.backends.torch_source import emit_source  # noqa: E402
 from rescomp.spec.library import ENTRIES  # noqa: E402
+from tests.torchvision_checks import assert_torchvision_layout_and_flops  # noqa: E402
 
 #: bundled names checked against the fixture (each must be a torchvision name in it)
 NAMES: list[str] = [
@@ -77,16 +75,8 @@ def test_emitted_module_equals_torchvision_layout_and_flops(name: str) -> None:
     tv = FIXTURE[name]
     graph = rescomp.graph(name)
     a = rescomp.analyze(name)
-    with torch.device("meta"):
-        model = instantiate(emit_source(graph))
-    model.eval()
-    ours = [(k, list(v.shape)) for k, v in model.state_dict().items()]
-    assert ours == [(k, shape) for k, (shape, _) in tv["state_dict"].items()]  # keys, order, shapes
-    assert sum(b.numel() for b in model.buffers()) == a.buffers == tv["buffers"]
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        y = model(torch.zeros(a.input, device="meta"))
-    assert counter.get_total_flops() == 2 * a.macs == tv["flop_counter"][str(tv["resolution"])]["total"]
-    assert tuple(y.shape) == a.output
+    assert a.buffers == tv["buffers"]
+    assert_torchvision_layout_and_flops(graph, a, tv, int(tv["resolution"]))
 
 
 @pytest.mark.parametrize("name", NAMES)

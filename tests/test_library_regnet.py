@@ -30,16 +30,13 @@ import pytest
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import rescomp  # noqa: E402
-from rescomp.backends.torch_module import instantiate  # noqa: E402
-from rescomp.backends.torch_source import emit_source  # noqa: E402
-from rescomp.backends.weights import expected_state  # noqa: E402
 from rescomp.ir import Graph  # noqa: E402
 from rescomp.passes import analyze  # noqa: E402
 from rescomp.spec.library import ENTRIES, LIBRARY_DIR, REGNET_VARIANTS  # noqa: E402
 from tests.test_onnx import randomized_state  # noqa: E402  (one helper for every parity test)
+from tests.torchvision_checks import assert_small_input_parity, assert_torchvision_layout_and_flops  # noqa: E402
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_modern.json").read_text())["models"]
 
@@ -125,16 +122,8 @@ def test_counts_and_state_dict_equal_torchvision(name: str) -> None:
     assert a.buffers == ref["buffers"]
     assert a.macs == ref["macs"]
     assert round(a.macs / 1e9, 3) == ref["published"]["gflops"]
-    with torch.device("meta"):  # shapes only: nothing is allocated or initialised
-        model = instantiate(emit_source(g))
-    model.eval()
-    state = [(k, list(v.shape)) for k, v in model.state_dict().items()]
-    assert state == [(k, shape) for k, (shape, _dtype) in ref["state_dict"].items()]  # keys, order, shapes
-    assert dict((k, tuple(s)) for k, s in state) == expected_state(g)  # the analysis names
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        y = model(torch.zeros(a.input, device="meta"))
-    assert tuple(y.shape) == a.output == (1, 1000)
-    assert counter.get_total_flops() == 2 * a.macs == ref["flop_counter"][str(size)]["total"]
+    assert_torchvision_layout_and_flops(g, a, ref, size)
+    assert a.output == (1, 1000)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if len(FIXTURE[n]["flop_counter"]) > 1])
@@ -174,25 +163,10 @@ def test_stages_are_torchvisions_block_params(name: str) -> None:
 
 @pytest.mark.parametrize("name", SMALL)
 def test_small_input_flop_counter_and_onnxruntime(name: str) -> None:
-    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from rescomp.backends.onnx_export import check_onnx, export_onnx
-
     g = graph(name, SMALL_SIZE)
-    a = analyze(g)
-    state = randomized_state(g)
-    model = instantiate(emit_source(g)).eval()
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
-    x = np.random.default_rng(1).standard_normal((2, 3, SMALL_SIZE, SMALL_SIZE)).astype(np.float32)
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        reference = model(torch.from_numpy(x)).numpy()
-    assert counter.get_total_flops() == 2 * 2 * a.macs  # batch 2
-    for fold in (True, False):
-        onnx_model = export_onnx(g, state, fold_bn=fold).model
-        check_onnx(onnx_model, g)
-        session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-        out = session.run(None, {"input": x})[0]
-        assert float(np.abs(out - reference).max() / np.abs(reference).max()) <= 1e-4, (name, fold)
+    assert_small_input_parity(g, analyze(g), randomized_state(g))
 
 
 def test_variant_is_checked() -> None:

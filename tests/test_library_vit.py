@@ -32,7 +32,6 @@ import pytest
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 from rescomp.backends.torch_module import instantiate  # noqa: E402
 from rescomp.backends.torch_source import emit_source  # noqa: E402
@@ -44,6 +43,7 @@ from rescomp.lower import Overrides  # noqa: E402
 from rescomp.passes import analyze  # noqa: E402
 from rescomp.spec.library import ENTRIES, LIBRARY_DIR, VIT_VARIANTS  # noqa: E402
 from rescomp.spec.load import build_graph, load_spec_text  # noqa: E402
+from tests.torchvision_checks import assert_torchvision_layout_and_flops  # noqa: E402
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_modern.json").read_text())["models"]
 NAMES = sorted(VIT_VARIANTS)
@@ -88,18 +88,10 @@ def test_counts_and_state_dict_equal_torchvision(name: str) -> None:
     assert a.buffers == ref["buffers"] == 0
     assert a.macs == ref["macs"] == by_hand(*VIT_VARIANTS[name])
     assert round(a.macs / 1e9, 3) == ref["published"]["gflops"]
-    with torch.device("meta"):  # shapes only: nothing is allocated or initialised
-        model = instantiate(emit_source(g))
-    model.eval()
-    state = [(k, list(v.shape)) for k, v in model.state_dict().items()]
-    assert state == [(k, shape) for k, (shape, _dtype) in ref["state_dict"].items()]  # keys, order, shapes
-    assert dict((k, tuple(s)) for k, s in state) == expected_state(g)  # the analysis names
     # on the meta device nn.MultiheadAttention misses its fast path (a CPU/GPU kernel) and computes
     # Q K^T and the scores times V with bmm, which FlopCounterMode counts: all of rescomp's MACs
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        y = model(torch.zeros(a.input, device="meta"))
-    assert tuple(y.shape) == a.output == (1, 1000)
-    assert counter.get_total_flops() == 2 * a.macs == ref["flop_counter"][str(size)]["total"]
+    assert_torchvision_layout_and_flops(g, a, ref, size)
+    assert a.output == (1, 1000)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if len(FIXTURE[n]["flop_counter"]) > 1])
