@@ -35,6 +35,7 @@ import rescomp  # noqa: E402
 from rescomp.ir import Graph  # noqa: E402
 from rescomp.passes import analyze  # noqa: E402
 from rescomp.spec.library import ENTRIES, LIBRARY_DIR, REGNET_VARIANTS  # noqa: E402
+from tests.test_language13 import _torchvision_make_divisible  # noqa: E402  (torchvision's, copied once)
 from tests.test_onnx import randomized_state  # noqa: E402  (one helper for every parity test)
 from tests.torchvision_checks import assert_small_input_parity, assert_torchvision_layout_and_flops  # noqa: E402
 
@@ -71,16 +72,6 @@ def graph(name: str, size: int | None = None) -> Graph:
     return rescomp.graph(LIBRARY_DIR / "regnet.yaml", {"variant": name.removeprefix("regnet_")}, input_shape=shape)
 
 
-def _make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
-    """A copy of torchvision.models._utils._make_divisible (torchvision 0.29)."""
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return new_v
-
-
 def torchvision_block_params(depth: int, w_0: int, w_a: float, w_m: float, group_width: int) -> dict[str, list[int]]:
     """torchvision's BlockParams.from_init_params, step by step, in plain Python (its torch.round
     rounds half to even, as Python's round does), with a bottleneck multiplier of 1."""
@@ -96,7 +87,7 @@ def torchvision_block_params(depth: int, w_0: int, w_a: float, w_m: float, group
     stage_depths = [b - a for a, b in itertools.pairwise(ends)]
     # _adjust_widths_groups_compatibilty with bottleneck ratios 1.0
     group_widths = [min(group_width, w) for w in stage_widths]
-    stage_widths = [_make_divisible(w, g) for w, g in zip(stage_widths, group_widths, strict=True)]
+    stage_widths = [_torchvision_make_divisible(w, g) for w, g in zip(stage_widths, group_widths, strict=True)]
     return {"depths": stage_depths, "widths": stage_widths, "group_widths": group_widths}
 
 

@@ -27,6 +27,7 @@ from rescomp.backends.weights import seeded_state  # noqa: E402
 from rescomp.errors import SpecError  # noqa: E402
 from rescomp.fsutil import write_files  # noqa: E402
 from tests.fake_tensorrt import FakeTensorRT  # noqa: E402
+from tests.test_tensorrt import GPU  # noqa: E402  (the same simulated host)
 
 SPEC = ("resnet_cifar", {"n": 1})  # 78 k parameters; conv weights of 1 to 37 KB, so some stay inline
 
@@ -227,16 +228,6 @@ def test_tensorrt_without_tensorrt_keeps_both_files_and_says_so(cli, external: N
     assert recipe["onnx"] == "model.onnx" and recipe["onnx_external_data"] == "model.onnx.data"
     assert recipe["trtexec"].startswith("trtexec --onnx=model.onnx ")  # trtexec reads the data beside it
     assert verify(out) == [] and "model.onnx.data" in json.loads((out / "build.json").read_text())["files"]
-
-
-GPU = trt_b.Host(
-    tensorrt="10.13.0.35",
-    cuda="12.9",
-    gpu="NVIDIA H200",
-    capability="9.0",
-    free_memory=130 << 30,
-    total_memory=140 << 30,
-)
 
 
 @pytest.fixture
